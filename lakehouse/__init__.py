@@ -1,0 +1,1 @@
+"""Shared platform of stock-lakehouse: configuration, AWS clients and the native service stack."""
