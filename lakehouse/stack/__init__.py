@@ -1,0 +1,1 @@
+"""The service stack: docker compose where a Docker engine answers, host processes elsewhere."""

@@ -1,0 +1,3 @@
+from lakehouse.stack.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,192 @@
+"""`make up`, `make down`, `make status` and `make logs`: the stack, with or without Docker.
+
+With a Docker engine the stack is docker-compose.yml plus Terraform; without one (these
+machines) it is host processes managed by lakehouse.stack.components. The chosen mode is
+written to STACK_RUN_DIR/mode so `down` stops what `up` started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from lakehouse.config import REPO_ROOT, Settings, load_settings
+from lakehouse.stack import process
+from lakehouse.stack.components import Component, StackError, components
+
+START_TIMEOUTS = {"localstack": 90.0, "postgres": 60.0, "mage": 180.0}
+
+
+def docker_engine_answer() -> str | None:
+    """None when a Docker engine answers, else why not (for the user)."""
+    try:
+        result = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except FileNotFoundError:
+        return "the docker command is not installed"
+    except subprocess.TimeoutExpired:
+        return "`docker info` did not answer within 10 s"
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        return f"`docker info` failed: {lines[-1] if lines else 'no output'}"
+    return None
+
+
+def choose_mode(settings: Settings) -> tuple[str, str]:
+    """('docker' | 'native', reason)."""
+    if settings.stack_mode in {"docker", "native"}:
+        return settings.stack_mode, f"STACK_MODE={settings.stack_mode} in .env"
+    if settings.stack_mode != "auto":
+        raise StackError(f"STACK_MODE={settings.stack_mode!r}: use auto, docker or native")
+    why_not = docker_engine_answer()
+    if why_not is None:
+        return "docker", "a Docker engine answers"
+    return "native", f"no Docker engine ({why_not})"
+
+
+def wait_healthy(component: Component, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    health = component.health()
+    while not health.ok:
+        if not component.is_ours():
+            raise StackError(f"{component.name} exited during start-up; see {component.log_file}")
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"{component.name} not healthy after {timeout:.0f} s ({health.detail}); see {component.log_file}"
+            )
+        time.sleep(1.0)
+        health = component.health()
+
+
+def start_native(settings: Settings, names: Iterable[str] | None = None, log=print) -> list[Component]:
+    """Start the named components (all by default) unless already healthy; return those started."""
+    started = []
+    wanted = set(names) if names else None
+    for component in components(settings):
+        if wanted is not None and component.name not in wanted:
+            continue
+        if component.health().ok:
+            log(f"  {component.name:<11} already running")
+            continue
+        log(f"  {component.name:<11} starting (log: {_relative(component.log_file)})")
+        began = time.monotonic()
+        component.start()
+        started.append(component)
+        wait_healthy(component, START_TIMEOUTS[component.name])
+        log(f"  {component.name:<11} healthy in {time.monotonic() - began:.1f} s")
+    return started
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _mode_file(settings: Settings) -> Path:
+    return settings.stack_run_dir / "mode"
+
+
+def compose(*arguments: str) -> None:
+    subprocess.run(["docker", "compose", *arguments], cwd=REPO_ROOT, check=True)
+
+
+def up(settings: Settings) -> int:
+    mode, reason = choose_mode(settings)
+    print(f"stack mode: {mode} ({reason})")
+    settings.stack_run_dir.mkdir(parents=True, exist_ok=True)
+    _mode_file(settings).write_text(mode + "\n")
+    if mode == "docker":
+        compose("up", "--detach", "--build", "--wait")
+        subprocess.run(["make", "tf-apply"], cwd=REPO_ROOT, check=True)
+    else:
+        start_native(settings)
+        from lakehouse.resources import ensure_resources
+
+        resources = ensure_resources(settings)
+        print(f"  resources   stream {settings.kinesis_stream}, buckets {', '.join(resources.buckets)}, "
+              f"topic {settings.alerts_topic} -> queue {settings.alerts_queue}")
+    print_urls(settings)
+    return 0
+
+
+def print_urls(settings: Settings) -> None:
+    print("")
+    print(f"  Mage UI     {settings.mage_url}")
+    print(f"  LocalStack  {settings.aws_endpoint_url or 'real AWS'}")
+    print(f"  Postgres    {settings.postgres_url}   (make psql)")
+
+
+def down(settings: Settings) -> int:
+    mode_file = _mode_file(settings)
+    mode = mode_file.read_text().strip() if mode_file.exists() else "native"
+    if mode == "docker":
+        compose("down")
+    else:
+        for component in reversed(components(settings)):
+            if component.stop():
+                print(f"  {component.name:<11} stopped")
+            else:
+                print(f"  {component.name:<11} was not started by `make up`")
+    mode_file.unlink(missing_ok=True)
+    return 0
+
+
+def status(settings: Settings) -> int:
+    failing = 0
+    for component in components(settings):
+        health = component.health()
+        record = process.read_pid(component.pid_file)
+        owner = f"pid {record.pid}" if record else "not started by make up"
+        state = "healthy" if health.ok else "DOWN"
+        print(f"  {component.name:<11} {state:<8} {health.detail}  [{owner}]")
+        failing += not health.ok
+    return 1 if failing else 0
+
+
+def logs(settings: Settings, lines: int) -> int:
+    for component in components(settings):
+        print(f"==> {_relative(component.log_file)} <==")
+        if component.log_file.exists():
+            print("\n".join(component.log_file.read_text(errors="replace").splitlines()[-lines:]))
+        else:
+            print("(no log yet)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lakehouse.stack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start the stack and create the cloud resources")
+    commands.add_parser("down", help="stop what `up` started")
+    commands.add_parser("status", help="health of each component; exit 1 if any is down")
+    logs_parser = commands.add_parser("logs", help="last lines of each component's log")
+    logs_parser.add_argument("-n", "--lines", type=int, default=40)
+    arguments = parser.parse_args(argv)
+
+    settings = load_settings()
+    try:
+        if arguments.command == "up":
+            return up(settings)
+        if arguments.command == "down":
+            return down(settings)
+        if arguments.command == "status":
+            return status(settings)
+        return logs(settings, arguments.lines)
+    except (StackError, subprocess.CalledProcessError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

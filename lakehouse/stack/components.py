@@ -1,0 +1,353 @@
+"""The native stack's services: LocalStack, PostgreSQL and the Mage server as host processes.
+
+Each component knows how to start itself from Settings, how to tell whether it is healthy,
+and which signal stops it cleanly. Everything listens on 127.0.0.1 only and keeps its PID,
+log and data under STACK_RUN_DIR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from lakehouse.config import REPO_ROOT, Settings
+from lakehouse.stack import process
+
+LOCALSTACK_VENV = REPO_ROOT / ".venv-localstack"
+MAIN_VENV = REPO_ROOT / ".venv"
+LOOPBACK_PRELOAD = Path(__file__).with_name("loopback.cjs")
+LOCALSTACK_SERVICES = "s3,kinesis,sns,sqs,iam,sts"
+
+
+class StackError(RuntimeError):
+    """A service could not be started or checked; the message says which and what to do."""
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    detail: str
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _http_json(url: str, timeout: float = 3.0) -> dict:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read() or b"{}")
+
+
+class Component:
+    name: str
+    stop_signal: signal.Signals = signal.SIGTERM
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.run_dir = settings.stack_run_dir
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "pids" / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / "logs" / f"{self.name}.log"
+
+    def health(self) -> Health:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def is_ours(self) -> bool:
+        """True when a process recorded by our PID file is running."""
+        return process.read_pid(self.pid_file) is not None
+
+    def stop(self) -> bool:
+        return process.stop(self.pid_file, self.stop_signal)
+
+    def _require(self, path: Path, what: str) -> None:
+        if not path.exists():
+            raise StackError(f"{self.name}: {what} not found at {path}. Run `make setup` first.")
+
+
+class LocalStack(Component):
+    """LocalStack as a plain process in its own virtualenv (`localstack-core`, no Docker)."""
+
+    name = "localstack"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.localstack_host}:{self.settings.localstack_port}"
+
+    def health(self) -> Health:
+        try:
+            services = _http_json(f"{self.url}/_localstack/health").get("services", {})
+        except (OSError, ValueError) as error:
+            return Health(False, f"no answer at {self.url} ({error})")
+        wanted = LOCALSTACK_SERVICES.split(",")
+        down = [name for name in wanted if services.get(name) not in {"running", "available"}]
+        if down:
+            return Health(False, f"services not ready: {', '.join(down)}")
+        return Health(True, f"{self.url} ({', '.join(wanted)})")
+
+    def environment(self) -> dict[str, str]:
+        # Tools such as kinesis-mock are installed under FILESYSTEM_ROOT on first use, so it
+        # lives in the cache (kept by `make clean`); PERSISTENCE=0 keeps no state there.
+        root = REPO_ROOT / ".cache" / "localstack"
+        preload = f"--require {LOOPBACK_PRELOAD}"
+        node_options = os.environ.get("NODE_OPTIONS", "")
+        return {
+            **os.environ,
+            "OVERRIDE_IN_DOCKER": "0",
+            "FILESYSTEM_ROOT": str(root),
+            "XDG_CACHE_HOME": str(root / "xdg"),
+            "GATEWAY_LISTEN": f"{self.settings.localstack_host}:{self.settings.localstack_port}",
+            # The default Twisted gateway binds every interface whatever GATEWAY_LISTEN says.
+            "GATEWAY_SERVER": "hypercorn",
+            "SERVICES": LOCALSTACK_SERVICES,
+            "EAGER_SERVICE_LOADING": "1",
+            "PERSISTENCE": "0",
+            "KINESIS_PERSISTENCE": "0",
+            "DNS_ADDRESS": "0",
+            "SKIP_SSL_CERT_DOWNLOAD": "1",
+            "LOCALSTACK_TELEMETRY_DISABLED": "1",
+            "DISABLE_EVENTS": "1",
+            # kinesis-mock is a Node program that binds 0.0.0.0; the preload keeps it on loopback.
+            "NODE_OPTIONS": f"{node_options} {preload}".strip(),
+        }
+
+    def start(self) -> None:
+        python = LOCALSTACK_VENV / "bin" / "python"
+        self._require(python, "LocalStack's virtualenv")
+        if port_open(self.settings.localstack_host, self.settings.localstack_port):
+            raise StackError(
+                f"port {self.settings.localstack_port} is taken by another program: stop it or set "
+                "LOCALSTACK_PORT and AWS_ENDPOINT_URL in .env"
+            )
+        env = self.environment()
+        Path(env["FILESYSTEM_ROOT"]).mkdir(parents=True, exist_ok=True)
+        pid = process.spawn(
+            [str(python), "-m", "localstack.runtime.main"], self.log_file, env, cwd=Path(env["FILESYSTEM_ROOT"])
+        )
+        process.write_pid(self.pid_file, pid)
+
+
+class Postgres(Component):
+    """A private PostgreSQL cluster (Debian's server binaries) in STACK_RUN_DIR/postgres."""
+
+    name = "postgres"
+    # SIGINT is PostgreSQL's fast shutdown: roll back open transactions, close, exit.
+    stop_signal = signal.SIGINT
+
+    @property
+    def data_dir(self) -> Path:
+        return self.run_dir / "postgres" / "data"
+
+    def health(self) -> Health:
+        import psycopg2
+
+        try:
+            with psycopg2.connect(self.settings.postgres_dsn, connect_timeout=3) as connection:
+                with connection.cursor() as cursor:
+                    cursor.execute("select current_setting('server_version')")
+                    (version,) = cursor.fetchone()
+            connection.close()
+        except psycopg2.Error as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            return Health(False, f"cannot connect to {self._where()}: {first_line}")
+        return Health(True, f"PostgreSQL {version} at {self._where()}/{self.settings.postgres_db}")
+
+    def _where(self) -> str:
+        return f"{self.settings.postgres_host}:{self.settings.postgres_port}"
+
+    @staticmethod
+    def bin_dir() -> Path:
+        """Debian keeps initdb and pg_ctl out of PATH, in /usr/lib/postgresql/<major>/bin."""
+        found = shutil.which("pg_ctl")
+        if found:
+            return Path(found).resolve().parent
+        versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]))
+        if not versions:
+            raise StackError("PostgreSQL server binaries not found: run `make setup` (installs Debian's postgresql).")
+        return versions[-1].parent
+
+    def _as_owner(self, command: list[str]) -> list[str]:
+        """PostgreSQL refuses to run as root: run its tools as the `postgres` system user then."""
+        if os.geteuid() != 0:
+            return command
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            raise StackError("running as root but there is no `postgres` user: install Debian's postgresql") from None
+        return ["runuser", "-u", "postgres", "--", *command]
+
+    def _chown(self, path: Path) -> None:
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam("postgres")
+            for item in [path, *path.rglob("*")]:
+                os.chown(item, entry.pw_uid, entry.pw_gid)
+
+    def _initdb(self) -> None:
+        base = self.data_dir.parent
+        base.mkdir(parents=True, exist_ok=True)
+        password_file = base / "pwfile"
+        password_file.write_text(self.settings.postgres_password + "\n")
+        password_file.chmod(0o600)
+        self._chown(base)
+        command = [
+            str(self.bin_dir() / "initdb"),
+            "--pgdata",
+            str(self.data_dir),
+            "--username",
+            self.settings.postgres_user,
+            "--pwfile",
+            str(password_file),
+            "--auth-host",
+            "scram-sha-256",
+            "--auth-local",
+            "peer",
+            "--encoding",
+            "UTF8",
+            "--locale",
+            "C.UTF-8",
+        ]
+        try:
+            result = subprocess.run(self._as_owner(command), capture_output=True, text=True, check=False)
+        finally:
+            password_file.unlink(missing_ok=True)
+        if result.returncode != 0:
+            raise StackError(f"initdb failed in {self.data_dir}:\n{result.stdout}{result.stderr}")
+
+    def start(self) -> None:
+        # A server we started earlier may be up without the database (first start interrupted).
+        if not self.is_ours():
+            self._start_server()
+        self._ensure_database()
+
+    def _start_server(self) -> None:
+        if port_open(self.settings.postgres_host, self.settings.postgres_port):
+            raise StackError(
+                f"port {self.settings.postgres_port} is taken by another program: stop it or set "
+                "POSTGRES_PORT in .env"
+            )
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.touch()
+        self._chown(self.log_file)
+        options = (
+            f"-c listen_addresses={self.settings.postgres_host} -c port={self.settings.postgres_port} "
+            "-c unix_socket_directories='' -c max_connections=100 -c shared_buffers=256MB"
+        )
+        command = [
+            str(self.bin_dir() / "pg_ctl"),
+            "start",
+            "--pgdata",
+            str(self.data_dir),
+            "--log",
+            str(self.log_file),
+            "--options",
+            options,
+            "--wait",
+            "--timeout",
+            "60",
+        ]
+        result = subprocess.run(self._as_owner(command), capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise StackError(
+                f"pg_ctl could not start PostgreSQL (log: {self.log_file}):\n{result.stdout}{result.stderr}"
+            )
+        pid = int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+        process.write_pid(self.pid_file, pid)
+
+    def _ensure_database(self) -> None:
+        import psycopg2
+
+        admin_dsn = self.settings.postgres_dsn.replace(
+            f"dbname={self.settings.postgres_db}", "dbname=postgres"
+        )
+        connection = psycopg2.connect(admin_dsn, connect_timeout=10)
+        try:
+            connection.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+            with connection.cursor() as cursor:
+                cursor.execute("select 1 from pg_database where datname = %s", (self.settings.postgres_db,))
+                if cursor.fetchone() is None:
+                    cursor.execute(f'create database "{self.settings.postgres_db}"')
+        finally:
+            connection.close()
+
+
+class MageServer(Component):
+    """Mage's web server and scheduler on 127.0.0.1, serving mage_project/."""
+
+    name = "mage"
+
+    def health(self) -> Health:
+        url = f"{self.settings.mage_url}/api/status"
+        try:
+            _http_json(url)
+        except (OSError, ValueError, urllib.error.HTTPError) as error:
+            return Health(False, f"no answer at {url} ({error})")
+        return Health(True, self.settings.mage_url)
+
+    def start(self) -> None:
+        mage = MAIN_VENV / "bin" / "mage"
+        self._require(mage, "the mage command")
+        if port_open(self.settings.mage_host, self.settings.mage_port):
+            raise StackError(f"port {self.settings.mage_port} is taken by another program: set MAGE_PORT in .env")
+        command = [
+            str(mage),
+            "start",
+            str(REPO_ROOT / "mage_project"),
+            "--host",
+            self.settings.mage_host,
+            "--port",
+            str(self.settings.mage_port),
+        ]
+        pid = process.spawn(command, self.log_file, mage_environment(self.settings), cwd=REPO_ROOT)
+        process.write_pid(self.pid_file, pid)
+
+
+def mage_environment(settings: Settings) -> dict[str, str]:
+    """Environment for `mage start` and `mage run`: the project's settings plus Mage's switches."""
+    settings.mage_data_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        **os.environ,
+        **settings_environment(settings),
+        "MAGE_DATA_DIR": str(settings.mage_data_dir),
+        "REQUIRE_USER_AUTHENTICATION": "0",
+        "DISABLE_AUTO_BROWSER_OPEN": "1",
+        "SPARK_LOCAL_IP": settings.spark_local_ip,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """Settings as environment variables, so child processes see exactly what this one loaded."""
+    values = {}
+    for field in fields(settings):
+        value = getattr(settings, field.name)
+        if isinstance(value, bool):
+            value = str(value).lower()
+        values[field.name.upper()] = "" if value is None else str(value)
+    return values
+
+
+def components(settings: Settings) -> list[Component]:
+    """The native stack in start order (Mage last: its blocks talk to the other two)."""
+    return [LocalStack(settings), Postgres(settings), MageServer(settings)]
