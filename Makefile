@@ -1,0 +1,101 @@
+# stock-lakehouse: `make demo` to see it run, `make test` to check it. `make help` lists the rest.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+LS_VENV := .venv-localstack
+PY := $(VENV)/bin/python
+STACK := $(PY) -m lakehouse.stack
+PYTEST_ARGS ?=
+
+# Stamp files make `make setup` idempotent: a step reruns only when its inputs change.
+SETUP_STAMPS := $(VENV)/.installed $(LS_VENV)/.installed .cache/jars/.verified .cache/localstack/.kinesis-mock
+
+.PHONY: help setup postgres-server up down status logs psql clean test test-unit test-integration \
+        lint format bench demo
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z_-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: postgres-server $(SETUP_STAMPS) .env ## install everything: virtualenvs, Spark jars, PostgreSQL server (idempotent)
+	@echo "setup complete"
+
+postgres-server: ## install Debian's PostgreSQL server if it is missing
+	@if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null; then \
+		true; \
+	else \
+		echo "installing Debian's postgresql (server binaries for the native stack)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+$(VENV)/.installed: requirements/main.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	@echo "installing the main environment into $(VENV) (requirements/main.lock; a few minutes the first time)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/main.lock
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+$(LS_VENV)/.installed: requirements/localstack.lock
+	@echo "installing LocalStack into its own environment $(LS_VENV) (requirements/localstack.lock)"
+	@test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	@$(LS_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/localstack.lock
+	@touch $@
+
+.cache/jars/.verified: lakehouse/jars.py $(VENV)/.installed
+	@$(PY) -m lakehouse.jars
+	@touch $@
+
+# LocalStack installs kinesis-mock (an npm package) on first use; doing it here makes the
+# first stream call fast and puts any registry problem in setup, where it is clear.
+.cache/localstack/.kinesis-mock: $(LS_VENV)/.installed
+	@mkdir -p .cache/localstack
+	@FILESYSTEM_ROOT=$(CURDIR)/.cache/localstack OVERRIDE_IN_DOCKER=0 LOCALSTACK_TELEMETRY_DISABLED=1 \
+		$(LS_VENV)/bin/python -m localstack.cli.lpm install kinesis-mock
+	@touch $@
+
+.env:
+	@cp .env.example .env
+	@echo "wrote .env from .env.example"
+
+up: setup ## start the stack (Docker if an engine answers, else host processes) and create resources
+	@$(STACK) up
+
+down: ## stop what `make up` started
+	@$(STACK) down
+
+status: ## health of each component
+	@$(STACK) status
+
+logs: ## last lines of each component's log
+	@$(STACK) logs
+
+psql: ## psql shell on the gold database
+	@psql "$$($(PY) -c 'from lakehouse.config import load_settings; print(load_settings().postgres_url)')"
+
+clean: down ## stop the stack and delete its data (.run); keeps environments and caches
+	rm -rf .run
+
+test: setup ## the whole test suite: unit, integration and end-to-end, against real services
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup ## only the tests that need no service
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+lint: setup ## ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: setup ## benchmarks: figures and ratios as a table, and bench/results/latest.json
+	$(PY) -m bench $(BENCH_ARGS)
+
+demo: up ## the demo; until the pipeline stages land, it brings the stack up and says so
+	@echo ""
+	@echo "The stack is up. The pipeline stages (producer, bronze, silver, gold) are not built yet,"
+	@echo "so there is nothing to stream; explore Mage and psql, then run make down."

@@ -1,0 +1,74 @@
+"""Session fixtures that give tests the real services.
+
+A service that already answers (for example a stack started with `make up`) is reused and left
+running; one that does not is started here, from the same code as `make up`, and stopped at
+the end of the session. Tests create uniquely named streams, buckets and schemas, because
+LocalStack has no reset and a reused stack may hold earlier data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from lakehouse.config import Settings, load_settings
+from lakehouse.stack.cli import start_native
+from lakehouse.stack.components import Component
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def _started() -> Iterator[list[Component]]:
+    """Components this test session started, stopped in reverse order at its end."""
+    started: list[Component] = []
+    yield started
+    for component in reversed(started):
+        component.stop()
+
+
+def _ensure(settings: Settings, started: list[Component], name: str) -> None:
+    started.extend(start_native(settings, [name], log=lambda message: None))
+
+
+@pytest.fixture(scope="session")
+def localstack(settings: Settings, _started: list[Component]) -> Settings:
+    """Settings pointing at a healthy LocalStack."""
+    _ensure(settings, _started, "localstack")
+    return settings
+
+
+@pytest.fixture(scope="session")
+def postgres(settings: Settings, _started: list[Component]) -> Settings:
+    """Settings pointing at a healthy PostgreSQL with the project database."""
+    _ensure(settings, _started, "postgres")
+    return settings
+
+
+@pytest.fixture(scope="session")
+def mage_server(localstack: Settings, postgres: Settings, _started: list[Component]) -> Settings:
+    """Settings pointing at a healthy Mage server (after LocalStack and PostgreSQL)."""
+    _ensure(localstack, _started, "mage")
+    return localstack
+
+
+@pytest.fixture(scope="session")
+def spark(localstack: Settings):
+    """One SparkSession for the test session, built by the project's factory."""
+    from spark_jobs.session import spark_session
+
+    session = spark_session("stock-lakehouse-tests", localstack)
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A short name no other test run has used, for streams, buckets and schemas."""
+    return f"t{uuid.uuid4().hex[:12]}"
+

@@ -1,0 +1,47 @@
+from pathlib import Path
+
+import pytest
+
+from lakehouse.config import load_settings
+from lakehouse.jars import JARS, JarError, jar_paths
+from spark_jobs.session import s3a_uri, spark_conf
+
+pytestmark = pytest.mark.unit
+
+
+def _settings_with_jars(tmp_path: Path, **environ: str):
+    for jar in JARS:
+        (tmp_path / jar.filename).write_bytes(b"")
+    return load_settings(env_file=None, environ={"SPARK_JARS_DIR": str(tmp_path), **environ})
+
+
+def test_localstack_endpoint_gives_path_style_plain_http(tmp_path: Path):
+    conf = spark_conf(_settings_with_jars(tmp_path, AWS_ENDPOINT_URL="http://127.0.0.1:4566"))
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:4566"
+    assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
+    assert conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    assert conf["spark.jars"].count(".jar") == len(JARS)
+
+
+def test_real_aws_leaves_the_endpoint_to_the_sdk(tmp_path: Path):
+    conf = spark_conf(_settings_with_jars(tmp_path, AWS_ENDPOINT_URL="", AWS_ACCESS_KEY_ID=""))
+    assert "spark.hadoop.fs.s3a.endpoint" not in conf
+    assert "spark.hadoop.fs.s3a.access.key" not in conf
+    assert conf["spark.hadoop.fs.s3a.aws.credentials.provider"].endswith("DefaultAWSCredentialsProviderChain")
+
+
+def test_cluster_master_comes_from_configuration(tmp_path: Path):
+    conf = spark_conf(_settings_with_jars(tmp_path, SPARK_MASTER="spark://10.0.0.5:7077"))
+    assert conf["spark.master"] == "spark://10.0.0.5:7077"
+
+
+def test_missing_jars_say_how_to_fetch_them(tmp_path: Path):
+    settings = load_settings(env_file=None, environ={"SPARK_JARS_DIR": str(tmp_path)})
+    with pytest.raises(JarError, match="make setup"):
+        jar_paths(settings)
+
+
+def test_s3a_uri_joins_parts():
+    assert s3a_uri("bucket", "/silver/", "sales") == "s3a://bucket/silver/sales"
+    assert s3a_uri("bucket") == "s3a://bucket"
