@@ -1,0 +1,61 @@
+"""docker-compose.yml cannot be started here (no Docker engine), so its structure is checked."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lakehouse.config import ENV_EXAMPLE_FILE, REPO_ROOT, read_env_file
+
+pytestmark = pytest.mark.unit
+
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def test_the_three_services_are_there(compose: dict):
+    assert set(compose["services"]) == {"localstack", "postgres", "mage"}
+
+
+@pytest.mark.parametrize("service", ["localstack", "postgres", "mage"])
+def test_every_service_has_a_healthcheck(compose: dict, service: str):
+    assert compose["services"][service]["healthcheck"]["test"]
+
+
+@pytest.mark.parametrize("service", ["localstack", "postgres", "mage"])
+def test_ports_are_published_on_loopback_only(compose: dict, service: str):
+    ports = compose["services"][service]["ports"]
+    assert ports and all(str(port).startswith("127.0.0.1:") for port in ports)
+
+
+@pytest.mark.parametrize("service", ["localstack", "postgres"])
+def test_images_are_pinned(compose: dict, service: str):
+    image = compose["services"][service]["image"]
+    name, _, tag = image.rpartition(":")
+    assert name and tag and tag != "latest", image
+
+
+def test_mage_is_built_from_the_repository(compose: dict):
+    build = compose["services"]["mage"]["build"]
+    assert (REPO_ROOT / build["context"] / build["dockerfile"]).exists()
+    assert compose["services"]["mage"]["depends_on"]["localstack"]["condition"] == "service_healthy"
+
+
+def test_variables_used_are_documented_in_env_example(compose: dict):
+    used = set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE_FILE.read_text()))
+    mage_overrides = set(compose["services"]["mage"]["environment"])
+    documented = set(read_env_file(ENV_EXAMPLE_FILE))
+    assert used <= documented, used - documented
+    assert mage_overrides <= documented, mage_overrides - documented
+
+
+def test_dockerfile_uses_the_lock_and_fetches_jars():
+    dockerfile = Path(REPO_ROOT / "mage_project" / "Dockerfile").read_text()
+    assert "requirements/main.lock" in dockerfile
+    assert "python -m lakehouse.jars" in dockerfile
+    assert "openjdk-17" in dockerfile
