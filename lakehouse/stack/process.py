@@ -120,3 +120,21 @@ def _signal(pid: int, pgid: int, group: bool, sig: signal.Signals) -> None:
             os.kill(pid, sig)
     except ProcessLookupError:
         pass
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants (LocalStack's kinesis-mock, Postgres backends)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        members = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for member in members:
+        try:
+            total += member.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total
