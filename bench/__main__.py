@@ -44,8 +44,14 @@ def discover(only: list[str]) -> list[str]:
 def print_table(rows: list[dict]) -> None:
     headers = ("benchmark", "figure", "value", "unit", "target", "")
     table = [
-        (row["benchmark"], row["name"], f"{row['value']:,.3f}".rstrip("0").rstrip("."), row["unit"],
-         row.get("target") or "", row["verdict"])
+        (
+            row["benchmark"],
+            row["name"],
+            f"{row['value']:,.3f}".rstrip("0").rstrip("."),
+            row["unit"],
+            row.get("target") or "",
+            row["verdict"],
+        )
         for row in rows
     ]
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *table, strict=False)]
@@ -71,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(short)
             continue
         for figure in figures:
-            rows.append({"benchmark": short, **figure, "verdict": verdict(figure["value"], figure.get("target"))})
+            rows.append(
+                {"benchmark": short, **figure, "verdict": verdict(figure["value"], figure.get("target"))}
+            )
         print(f"  {short} done in {time.monotonic() - began:.1f} s", flush=True)
     print()
     print_table(rows)

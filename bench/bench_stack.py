@@ -54,17 +54,20 @@ def run(settings: Settings) -> list[dict]:
             figures.append({"name": "make up to healthy (cold)", "value": total, "unit": "s", "target": None})
             for name, seconds in timings.items():
                 figures.append({"name": f"{name} start", "value": seconds, "unit": "s", "target": None})
-            figures.append({"name": "mage run, one-block pipeline", "value": smoke_seconds, "unit": "s",
-                            "target": None})
+            figures.append(
+                {"name": "mage run, one-block pipeline", "value": smoke_seconds, "unit": "s", "target": None}
+            )
             rss_total = 0.0
             for component in started:
                 record = process.read_pid(component.pid_file)
                 rss = process.tree_rss_bytes(record.pid) / 2**20 if record else 0.0
                 rss_total += rss
-                figures.append({"name": f"{component.name} resident memory", "value": rss, "unit": "MiB",
-                                "target": None})
-            figures.append({"name": "stack resident memory", "value": rss_total, "unit": "MiB",
-                            "target": "<= 6144"})
+                figures.append(
+                    {"name": f"{component.name} resident memory", "value": rss, "unit": "MiB", "target": None}
+                )
+            figures.append(
+                {"name": "stack resident memory", "value": rss_total, "unit": "MiB", "target": "<= 6144"}
+            )
         finally:
             for component in reversed(started):
                 component.stop()

@@ -77,14 +77,6 @@ class Settings:
     mage_data_dir: Path
 
     @property
-    def postgres_dsn(self) -> str:
-        """libpq connection string for psycopg2 and psql."""
-        return (
-            f"host={self.postgres_host} port={self.postgres_port} dbname={self.postgres_db} "
-            f"user={self.postgres_user} password={self.postgres_password}"
-        )
-
-    @property
     def postgres_url(self) -> str:
         """The same connection as a URL, for psql and SQLAlchemy."""
         return (

@@ -38,16 +38,36 @@ class Jar:
 
 
 JARS: tuple[Jar, ...] = (
-    Jar("io.delta", "delta-spark_2.12", "3.3.3", "4912bf902a1c453aba3bd838ff212dedd357155212f9bb37a6b47d97f2827ebc"),
-    Jar("io.delta", "delta-storage", "3.3.3", "45ad193053fd30cebe6d9ab1889873cde39b223a0f210e00ebee8b6642476901"),
-    Jar("org.apache.hadoop", "hadoop-aws", "3.3.4", "53f9ae03c681a30a50aa17524bd9790ab596b28481858e54efd989a826ed3a4a"),
+    Jar(
+        "io.delta",
+        "delta-spark_2.12",
+        "3.3.3",
+        "4912bf902a1c453aba3bd838ff212dedd357155212f9bb37a6b47d97f2827ebc",
+    ),
+    Jar(
+        "io.delta",
+        "delta-storage",
+        "3.3.3",
+        "45ad193053fd30cebe6d9ab1889873cde39b223a0f210e00ebee8b6642476901",
+    ),
+    Jar(
+        "org.apache.hadoop",
+        "hadoop-aws",
+        "3.3.4",
+        "53f9ae03c681a30a50aa17524bd9790ab596b28481858e54efd989a826ed3a4a",
+    ),
     Jar(
         "com.amazonaws",
         "aws-java-sdk-bundle",
         "1.12.262",
         "873fe7cf495126619997bec21c44de5d992544aea7e632fdc77adb1a0915bae5",
     ),
-    Jar("org.postgresql", "postgresql", "42.7.4", "188976721ead8e8627eb6d8389d500dccc0c9bebd885268a3047180274a6031e"),
+    Jar(
+        "org.postgresql",
+        "postgresql",
+        "42.7.4",
+        "188976721ead8e8627eb6d8389d500dccc0c9bebd885268a3047180274a6031e",
+    ),
 )
 
 

@@ -71,4 +71,3 @@ def spark(localstack: Settings):
 def unique_name() -> str:
     """A short name no other test run has used, for streams, buckets and schemas."""
     return f"t{uuid.uuid4().hex[:12]}"
-

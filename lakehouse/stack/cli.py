@@ -61,7 +61,8 @@ def wait_healthy(component: Component, timeout: float) -> None:
             raise StackError(f"{component.name} exited during start-up; see {component.log_file}")
         if time.monotonic() > deadline:
             raise StackError(
-                f"{component.name} not healthy after {timeout:.0f} s ({health.detail}); see {component.log_file}"
+                f"{component.name} not healthy after {timeout:.0f} s ({health.detail}); "
+                f"see {component.log_file}"
             )
         time.sleep(1.0)
         health = component.health()
@@ -114,8 +115,10 @@ def up(settings: Settings) -> int:
         from lakehouse.resources import ensure_resources
 
         resources = ensure_resources(settings)
-        print(f"  resources   stream {settings.kinesis_stream}, buckets {', '.join(resources.buckets)}, "
-              f"topic {settings.alerts_topic} -> queue {settings.alerts_queue}")
+        print(
+            f"  resources   stream {settings.kinesis_stream}, buckets {', '.join(resources.buckets)}, "
+            f"topic {settings.alerts_topic} -> queue {settings.alerts_queue}"
+        )
     print_urls(settings)
     return 0
 

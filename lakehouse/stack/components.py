@@ -19,7 +19,10 @@ import urllib.request
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+import psycopg2
+
 from lakehouse.config import REPO_ROOT, Settings
+from lakehouse.db import connect
 from lakehouse.stack import process
 
 LOCALSTACK_VENV = REPO_ROOT / ".venv-localstack"
@@ -142,7 +145,10 @@ class LocalStack(Component):
         env = self.environment()
         Path(env["FILESYSTEM_ROOT"]).mkdir(parents=True, exist_ok=True)
         pid = process.spawn(
-            [str(python), "-m", "localstack.runtime.main"], self.log_file, env, cwd=Path(env["FILESYSTEM_ROOT"])
+            [str(python), "-m", "localstack.runtime.main"],
+            self.log_file,
+            env,
+            cwd=Path(env["FILESYSTEM_ROOT"]),
         )
         process.write_pid(self.pid_file, pid)
 
@@ -159,14 +165,10 @@ class Postgres(Component):
         return self.run_dir / "postgres" / "data"
 
     def health(self) -> Health:
-        import psycopg2
-
         try:
-            with psycopg2.connect(self.settings.postgres_dsn, connect_timeout=3) as connection:
-                with connection.cursor() as cursor:
-                    cursor.execute("select current_setting('server_version')")
-                    (version,) = cursor.fetchone()
-            connection.close()
+            with connect(self.settings, connect_timeout=3) as connection, connection.cursor() as cursor:
+                cursor.execute("select current_setting('server_version')")
+                (version,) = cursor.fetchone()
         except psycopg2.Error as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             return Health(False, f"cannot connect to {self._where()}: {first_line}")
@@ -183,7 +185,9 @@ class Postgres(Component):
             return Path(found).resolve().parent
         versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]))
         if not versions:
-            raise StackError("PostgreSQL server binaries not found: run `make setup` (installs Debian's postgresql).")
+            raise StackError(
+                "PostgreSQL server binaries not found: run `make setup` (installs Debian's postgresql)."
+            )
         return versions[-1].parent
 
     def _as_owner(self, command: list[str]) -> list[str]:
@@ -193,7 +197,9 @@ class Postgres(Component):
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            raise StackError("running as root but there is no `postgres` user: install Debian's postgresql") from None
+            raise StackError(
+                "running as root but there is no `postgres` user: install Debian's postgresql"
+            ) from None
         return ["runuser", "-u", "postgres", "--", *command]
 
     def _chown(self, path: Path) -> None:
@@ -276,20 +282,12 @@ class Postgres(Component):
         process.write_pid(self.pid_file, pid)
 
     def _ensure_database(self) -> None:
-        import psycopg2
-
-        admin_dsn = self.settings.postgres_dsn.replace(
-            f"dbname={self.settings.postgres_db}", "dbname=postgres"
-        )
-        connection = psycopg2.connect(admin_dsn, connect_timeout=10)
-        try:
-            connection.autocommit = True  # CREATE DATABASE cannot run inside a transaction
-            with connection.cursor() as cursor:
-                cursor.execute("select 1 from pg_database where datname = %s", (self.settings.postgres_db,))
-                if cursor.fetchone() is None:
-                    cursor.execute(f'create database "{self.settings.postgres_db}"')
-        finally:
-            connection.close()
+        # CREATE DATABASE cannot run inside a transaction, hence autocommit.
+        admin = connect(self.settings, dbname="postgres", autocommit=True)
+        with admin as connection, connection.cursor() as cursor:
+            cursor.execute("select 1 from pg_database where datname = %s", (self.settings.postgres_db,))
+            if cursor.fetchone() is None:
+                cursor.execute(f'create database "{self.settings.postgres_db}"')
 
 
 class MageServer(Component):
@@ -309,7 +307,9 @@ class MageServer(Component):
         mage = MAIN_VENV / "bin" / "mage"
         self._require(mage, "the mage command")
         if port_open(self.settings.mage_host, self.settings.mage_port):
-            raise StackError(f"port {self.settings.mage_port} is taken by another program: set MAGE_PORT in .env")
+            raise StackError(
+                f"port {self.settings.mage_port} is taken by another program: set MAGE_PORT in .env"
+            )
         command = [
             str(mage),
             "start",

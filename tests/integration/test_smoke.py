@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-import psycopg2
 import pytest
 
 from lakehouse.aws import client
 from lakehouse.config import Settings
+from lakehouse.db import connect
 from lakehouse.mage import run_pipeline
 from lakehouse.resources import ensure_bucket, ensure_stream
 from spark_jobs.session import s3a_uri
@@ -45,10 +45,9 @@ def test_kinesis_put_and_get(localstack: Settings, unique_name: str):
 
 
 def test_postgres_query(postgres: Settings):
-    with psycopg2.connect(postgres.postgres_dsn) as connection, connection.cursor() as cursor:
+    with connect(postgres) as connection, connection.cursor() as cursor:
         cursor.execute("select current_database(), 6 * 7")
         assert cursor.fetchone() == (postgres.postgres_db, 42)
-    connection.close()
 
 
 def test_spark_writes_and_reads_delta_on_s3(spark, localstack: Settings, unique_name: str):

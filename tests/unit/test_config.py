@@ -22,7 +22,9 @@ def test_defaults_come_from_env_example(tmp_path: Path):
 
 def test_env_file_overrides_example_and_environment_overrides_both(tmp_path: Path):
     env_file = tmp_path / ".env"
-    env_file.write_text("KINESIS_STREAM=from-file\nPOSTGRES_PORT='6000'\n# comment\n\nexport MAGE_PORT=7000\n")
+    env_file.write_text(
+        "KINESIS_STREAM=from-file\nPOSTGRES_PORT='6000'\n# comment\n\nexport MAGE_PORT=7000\n"
+    )
     settings = load_settings(env_file=env_file, environ={"POSTGRES_PORT": "6001"})
     assert settings.kinesis_stream == "from-file"
     assert settings.mage_port == 7000
@@ -43,8 +45,10 @@ def test_relative_paths_are_relative_to_the_repository():
 
 @pytest.mark.parametrize(
     ("name", "value", "message"),
-    [("POSTGRES_PORT", "five", "POSTGRES_PORT='five' is not a whole number"),
-     ("SPARK_UI_ENABLED", "maybe", "SPARK_UI_ENABLED='maybe' is not a boolean")],
+    [
+        ("POSTGRES_PORT", "five", "POSTGRES_PORT='five' is not a whole number"),
+        ("SPARK_UI_ENABLED", "maybe", "SPARK_UI_ENABLED='maybe' is not a boolean"),
+    ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, message: str):
     with pytest.raises(ConfigError, match=message):
@@ -58,7 +62,6 @@ def test_malformed_env_line_names_file_and_line(tmp_path: Path):
         read_env_file(env_file)
 
 
-def test_postgres_dsn_and_url_agree():
-    settings = load_settings(env_file=None, environ={})
-    assert f"port={settings.postgres_port}" in settings.postgres_dsn
-    assert settings.postgres_url.endswith(f":{settings.postgres_port}/{settings.postgres_db}")
+def test_postgres_url_carries_port_and_database():
+    settings = load_settings(env_file=None, environ={"POSTGRES_PORT": "6010", "POSTGRES_DB": "gold"})
+    assert settings.postgres_url.endswith("@127.0.0.1:6010/gold")

@@ -34,6 +34,9 @@ calls.forEach((call, index) => {
 def test_every_listen_form_binds_loopback():
     result = subprocess.run(
         ["node", "--require", str(LOOPBACK_PRELOAD), "-e", SERVER_SCRIPT],
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     assert json.loads(result.stdout) == ["127.0.0.1"] * 5

@@ -27,7 +27,10 @@ def test_stop_ends_the_recorded_process_and_removes_the_pid_file(tmp_path: Path)
 
 
 def test_stop_escalates_to_sigkill_when_the_signal_is_ignored(tmp_path: Path):
-    script = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    script = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(60)"
+    )
     pid_file = _spawn_sleeper(tmp_path, script)
     deadline = time.monotonic() + 10
     while "ready" not in (tmp_path / "sleeper.log").read_text() and time.monotonic() < deadline:
