@@ -1,0 +1,164 @@
+# One role per pipeline stage, each allowed exactly what the stage does and nothing more:
+#
+#   producer   puts records on the stream
+#   ingestion  reads the stream, writes bronze (reading back what it wrote, to skip duplicates)
+#              and its checkpoints under _checkpoints/ in the bronze bucket
+#   spark      reads bronze, reads and writes silver (Delta rewrites and deletes its own files)
+#   alerts     publishes to the alerts topic
+#
+# lakehouse/resources.py builds the same documents for the boto3 bootstrap; the integration
+# tests compare the two on LocalStack.
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  account_root = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
+
+  # Principals of this account may assume a stage role when their own policy allows it
+  # (an ECS task role, a CI user, an operator): the account decides who runs which stage.
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { AWS = local.account_root }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+
+  bronze_objects = "${aws_s3_bucket.bronze.arn}/*"
+  silver_objects = "${aws_s3_bucket.silver.arn}/*"
+}
+
+resource "aws_iam_role" "producer" {
+  name               = "${var.iam_name_prefix}-producer"
+  assume_role_policy = local.assume_role_policy
+}
+
+resource "aws_iam_role_policy" "producer" {
+  name = "put-records"
+  role = aws_iam_role.producer.id
+
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "PutRecords"
+      Effect   = "Allow"
+      Action   = ["kinesis:PutRecord", "kinesis:PutRecords"]
+      Resource = aws_kinesis_stream.events.arn
+    }]
+  })
+}
+
+resource "aws_iam_role" "ingestion" {
+  name               = "${var.iam_name_prefix}-ingestion"
+  assume_role_policy = local.assume_role_policy
+}
+
+resource "aws_iam_role_policy" "ingestion" {
+  name = "stream-to-bronze"
+  role = aws_iam_role.ingestion.id
+
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid    = "ReadStream"
+        Effect = "Allow"
+        Action = [
+          "kinesis:DescribeStream",
+          "kinesis:DescribeStreamSummary",
+          "kinesis:GetRecords",
+          "kinesis:GetShardIterator",
+          "kinesis:ListShards",
+        ]
+        Resource = aws_kinesis_stream.events.arn
+      },
+      {
+        # GetObject and ListBucket make a HEAD of a missing key answer 404 rather than 403.
+        Sid      = "WriteBronze"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject"]
+        Resource = local.bronze_objects
+      },
+      {
+        Sid      = "ListBronze"
+        Effect   = "Allow"
+        Action   = "s3:ListBucket"
+        Resource = aws_s3_bucket.bronze.arn
+      },
+      {
+        Sid      = "Checkpoints"
+        Effect   = "Allow"
+        Action   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+        Resource = "${aws_s3_bucket.bronze.arn}/_checkpoints/*"
+      },
+    ]
+  })
+}
+
+resource "aws_iam_role" "spark" {
+  name               = "${var.iam_name_prefix}-spark"
+  assume_role_policy = local.assume_role_policy
+}
+
+resource "aws_iam_role_policy" "spark" {
+  name = "bronze-to-silver"
+  role = aws_iam_role.spark.id
+
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "ReadBronzeObjects"
+        Effect   = "Allow"
+        Action   = "s3:GetObject"
+        Resource = local.bronze_objects
+      },
+      {
+        Sid      = "ListBronze"
+        Effect   = "Allow"
+        Action   = ["s3:GetBucketLocation", "s3:ListBucket"]
+        Resource = aws_s3_bucket.bronze.arn
+      },
+      {
+        Sid    = "WriteSilverObjects"
+        Effect = "Allow"
+        Action = [
+          "s3:AbortMultipartUpload",
+          "s3:DeleteObject",
+          "s3:GetObject",
+          "s3:PutObject",
+        ]
+        Resource = local.silver_objects
+      },
+      {
+        Sid      = "ListSilver"
+        Effect   = "Allow"
+        Action   = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]
+        Resource = aws_s3_bucket.silver.arn
+      },
+    ]
+  })
+}
+
+resource "aws_iam_role" "alerts" {
+  name               = "${var.iam_name_prefix}-alerts"
+  assume_role_policy = local.assume_role_policy
+}
+
+resource "aws_iam_role_policy" "alerts" {
+  name = "publish-alerts"
+  role = aws_iam_role.alerts.id
+
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "PublishAlerts"
+      Effect   = "Allow"
+      Action   = "sns:Publish"
+      Resource = aws_sns_topic.alerts.arn
+    }]
+  })
+}
