@@ -1,19 +1,67 @@
 """The cloud resources the code uses, created idempotently with boto3.
 
-Terraform (`terraform/`) declares the same resources from the same variables; this bootstrap
-is what the native stack runs where Terraform's provider registry cannot be reached, and what
-tests run to get a known starting point. Names come from Settings only.
+Terraform (`terraform/`) declares the same resources from the same variables. This bootstrap is
+what the native stack runs when Terraform or its provider is not at hand, and what tests run to
+get a known starting point. Names come from Settings only; `DECLARED` lists the Terraform
+addresses it stands for, and the tests hold the two to the same set.
+
+`python -m lakehouse.resources tfvars FILE` writes Terraform's variables from Settings (so
+`.env` feeds Terraform as it feeds the code); `python -m lakehouse.resources ensure` runs the
+bootstrap.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from botocore.exceptions import ClientError
 
 from lakehouse.aws import client
-from lakehouse.config import Settings
+from lakehouse.config import Settings, load_settings
+
+# Values with no variable in .env; terraform/variables.tf has the same defaults (tested).
+IAM_NAME_PREFIX = "stock-lakehouse"
+KINESIS_RETENTION_HOURS = 24
+BRONZE_INFREQUENT_ACCESS_DAYS = 30
+BRONZE_EXPIRATION_DAYS = 365
+BRONZE_NONCURRENT_DAYS = 30
+ABORT_MULTIPART_DAYS = 7
+
+LAKE_BUCKETS = ("bronze", "silver")
+STAGES = ("producer", "ingestion", "spark", "alerts")
+# Name of each stage's inline role policy, as in terraform/iam.tf.
+STAGE_POLICY_NAMES = {
+    "producer": "put-records",
+    "ingestion": "stream-to-bronze",
+    "spark": "bronze-to-silver",
+    "alerts": "publish-alerts",
+}
+CHECKPOINT_PREFIX = "_checkpoints/"
+
+# Every resource of terraform/*.tf, by Terraform address; ensure_resources() creates each one.
+DECLARED: tuple[str, ...] = (
+    "aws_kinesis_stream.events",
+    *(
+        f"{kind}.{bucket}"
+        for bucket in LAKE_BUCKETS
+        for kind in (
+            "aws_s3_bucket",
+            "aws_s3_bucket_versioning",
+            "aws_s3_bucket_server_side_encryption_configuration",
+            "aws_s3_bucket_public_access_block",
+        )
+    ),
+    "aws_s3_bucket_lifecycle_configuration.bronze",
+    "aws_sns_topic.alerts",
+    "aws_sqs_queue.alerts",
+    "aws_sqs_queue_policy.alerts",
+    "aws_sns_topic_subscription.alerts_to_queue",
+    *(f"aws_iam_role.{stage}" for stage in STAGES),
+    *(f"aws_iam_role_policy.{stage}" for stage in STAGES),
+)
 
 
 @dataclass(frozen=True)
@@ -24,10 +72,36 @@ class Resources:
     buckets: tuple[str, ...]
     topic_arn: str
     queue_url: str
+    role_arns: dict[str, str] = field(default_factory=dict)
 
 
-def ensure_stream(settings: Settings, name: str | None = None, shards: int | None = None) -> str:
-    """Create the Kinesis stream if missing and wait until it is ACTIVE; return its ARN."""
+def terraform_variables(settings: Settings, iam_name_prefix: str = IAM_NAME_PREFIX) -> dict[str, object]:
+    """Terraform's input variables (terraform/variables.tf) with the values the code uses."""
+    return {
+        "use_localstack": settings.uses_localstack,
+        "aws_region": settings.aws_region,
+        "aws_endpoint_url": settings.aws_endpoint_url or "",
+        "kinesis_stream": settings.kinesis_stream,
+        "kinesis_shards": settings.kinesis_shards,
+        "kinesis_retention_hours": KINESIS_RETENTION_HOURS,
+        "bronze_bucket": settings.bronze_bucket,
+        "silver_bucket": settings.silver_bucket,
+        "alerts_topic": settings.alerts_topic,
+        "alerts_queue": settings.alerts_queue,
+        "iam_name_prefix": iam_name_prefix,
+        "bronze_infrequent_access_days": BRONZE_INFREQUENT_ACCESS_DAYS,
+        "bronze_expiration_days": BRONZE_EXPIRATION_DAYS,
+        "bronze_noncurrent_days": BRONZE_NONCURRENT_DAYS,
+    }
+
+
+def ensure_stream(
+    settings: Settings,
+    name: str | None = None,
+    shards: int | None = None,
+    retention_hours: int = KINESIS_RETENTION_HOURS,
+) -> str:
+    """Create the Kinesis stream if missing, wait until it is ACTIVE, set its retention; return its ARN."""
     kinesis = client("kinesis", settings)
     name = name or settings.kinesis_stream
     try:
@@ -35,11 +109,21 @@ def ensure_stream(settings: Settings, name: str | None = None, shards: int | Non
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceInUseException":
             raise
-    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-    return kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    waiter_config = {"Delay": 1, "MaxAttempts": 60}
+    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig=waiter_config)
+    summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    current = summary["RetentionPeriodHours"]
+    if current < retention_hours:
+        kinesis.increase_stream_retention_period(StreamName=name, RetentionPeriodHours=retention_hours)
+    elif current > retention_hours:
+        kinesis.decrease_stream_retention_period(StreamName=name, RetentionPeriodHours=retention_hours)
+    if current != retention_hours:
+        kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig=waiter_config)
+    return summary["StreamARN"]
 
 
 def ensure_bucket(settings: Settings, name: str) -> None:
+    """Create the bucket if missing (no other configuration: see secure_bucket)."""
     s3 = client("s3", settings)
     try:
         s3.head_bucket(Bucket=name)
@@ -51,6 +135,46 @@ def ensure_bucket(settings: Settings, name: str) -> None:
     if settings.aws_region != "us-east-1":
         arguments["CreateBucketConfiguration"] = {"LocationConstraint": settings.aws_region}
     s3.create_bucket(**arguments)
+
+
+def secure_bucket(settings: Settings, name: str) -> None:
+    """Versioning, SSE-S3 encryption at rest and a full public access block; all idempotent puts."""
+    s3 = client("s3", settings)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+
+
+def bronze_lifecycle_rule() -> dict:
+    """The one lifecycle rule of bronze: cheaper storage after a month, gone after the replay window."""
+    return {
+        "ID": "old-bronze",
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "Transitions": [{"Days": BRONZE_INFREQUENT_ACCESS_DAYS, "StorageClass": "STANDARD_IA"}],
+        "Expiration": {"Days": BRONZE_EXPIRATION_DAYS},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": BRONZE_NONCURRENT_DAYS},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_MULTIPART_DAYS},
+    }
+
+
+def expire_old_bronze(settings: Settings, name: str) -> None:
+    client("s3", settings).put_bucket_lifecycle_configuration(
+        Bucket=name, LifecycleConfiguration={"Rules": [bronze_lifecycle_rule()]}
+    )
 
 
 def ensure_alerts_channel(settings: Settings) -> tuple[str, str]:
@@ -75,11 +199,16 @@ def ensure_alerts_channel(settings: Settings) -> tuple[str, str]:
         ],
     }
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
-    subscribed = any(
-        subscription["Endpoint"] == queue_arn
+    existing = [
+        subscription["SubscriptionArn"]
         for subscription in sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
-    )
-    if not subscribed:
+        if subscription["Endpoint"] == queue_arn
+    ]
+    if existing:
+        sns.set_subscription_attributes(
+            SubscriptionArn=existing[0], AttributeName="RawMessageDelivery", AttributeValue="true"
+        )
+    else:
         sns.subscribe(
             TopicArn=topic_arn,
             Protocol="sqs",
@@ -89,11 +218,125 @@ def ensure_alerts_channel(settings: Settings) -> tuple[str, str]:
     return topic_arn, queue_url
 
 
-def ensure_resources(settings: Settings) -> Resources:
-    """Create everything the pipeline uses; safe to run any number of times."""
+def _statement(sid: str, actions: list[str], resource: str) -> dict:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}
+
+
+def stage_policies(
+    stream_arn: str, bronze_bucket: str, silver_bucket: str, topic_arn: str
+) -> dict[str, dict]:
+    """Least-privilege policy of each stage, statement for statement as in terraform/iam.tf."""
+    partition = stream_arn.split(":")[1]  # aws, aws-cn or aws-us-gov, as for the buckets
+    bronze_arn, silver_arn = (f"arn:{partition}:s3:::{name}" for name in (bronze_bucket, silver_bucket))
+    bronze_objects, silver_objects = f"{bronze_arn}/*", f"{silver_arn}/*"
+    statements = {
+        "producer": [_statement("PutRecords", ["kinesis:PutRecord", "kinesis:PutRecords"], stream_arn)],
+        "ingestion": [
+            _statement(
+                "ReadStream",
+                [
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+                    "kinesis:ListShards",
+                ],
+                stream_arn,
+            ),
+            # GetObject and ListBucket make a HEAD of a missing key answer 404 rather than 403.
+            _statement("WriteBronze", ["s3:GetObject", "s3:PutObject"], bronze_objects),
+            _statement("ListBronze", ["s3:ListBucket"], bronze_arn),
+            _statement(
+                "Checkpoints",
+                ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+                f"{bronze_arn}/{CHECKPOINT_PREFIX}*",
+            ),
+        ],
+        "spark": [
+            _statement("ReadBronzeObjects", ["s3:GetObject"], bronze_objects),
+            _statement("ListBronze", ["s3:GetBucketLocation", "s3:ListBucket"], bronze_arn),
+            _statement(
+                "WriteSilverObjects",
+                ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+                silver_objects,
+            ),
+            _statement(
+                "ListSilver",
+                ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+                silver_arn,
+            ),
+        ],
+        "alerts": [_statement("PublishAlerts", ["sns:Publish"], topic_arn)],
+    }
+    return {stage: {"Version": "2012-10-17", "Statement": body} for stage, body in statements.items()}
+
+
+def assume_role_policy(settings: Settings) -> dict:
+    """Principals of this account may assume a stage role (as in terraform/iam.tf)."""
+    identity = client("sts", settings).get_caller_identity()
+    partition = identity["Arn"].split(":")[1]
+    root = f"arn:{partition}:iam::{identity['Account']}:root"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": root}, "Action": "sts:AssumeRole"}],
+    }
+
+
+def ensure_stage_roles(
+    settings: Settings, policies: dict[str, dict], iam_name_prefix: str = IAM_NAME_PREFIX
+) -> dict[str, str]:
+    """One role per stage with its inline policy; existing roles get the current documents."""
+    iam = client("iam", settings)
+    trust = json.dumps(assume_role_policy(settings))
+    role_arns = {}
+    for stage in STAGES:
+        name = f"{iam_name_prefix}-{stage}"
+        try:
+            role_arns[stage] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "EntityAlreadyExists":
+                raise
+            iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust)
+            role_arns[stage] = iam.get_role(RoleName=name)["Role"]["Arn"]
+        iam.put_role_policy(
+            RoleName=name, PolicyName=STAGE_POLICY_NAMES[stage], PolicyDocument=json.dumps(policies[stage])
+        )
+    return role_arns
+
+
+def ensure_resources(settings: Settings, iam_name_prefix: str = IAM_NAME_PREFIX) -> Resources:
+    """Create everything in DECLARED; safe to run any number of times."""
     stream_arn = ensure_stream(settings)
     buckets = (settings.bronze_bucket, settings.silver_bucket)
     for bucket in buckets:
         ensure_bucket(settings, bucket)
+        secure_bucket(settings, bucket)
+    expire_old_bronze(settings, settings.bronze_bucket)
     topic_arn, queue_url = ensure_alerts_channel(settings)
-    return Resources(stream_arn, buckets, topic_arn, queue_url)
+    policies = stage_policies(stream_arn, settings.bronze_bucket, settings.silver_bucket, topic_arn)
+    role_arns = ensure_stage_roles(settings, policies, iam_name_prefix)
+    return Resources(stream_arn, buckets, topic_arn, queue_url, role_arns)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lakehouse.resources", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    tfvars = commands.add_parser("tfvars", help="write Terraform's variables from .env as JSON")
+    tfvars.add_argument("path", type=Path)
+    commands.add_parser("ensure", help="create the declared resources with boto3")
+    arguments = parser.parse_args(argv)
+
+    settings = load_settings()
+    if arguments.command == "tfvars":
+        arguments.path.parent.mkdir(parents=True, exist_ok=True)
+        arguments.path.write_text(json.dumps(terraform_variables(settings), indent=2) + "\n")
+        return 0
+    resources = ensure_resources(settings)
+    print(f"stream {resources.stream_arn}")
+    print(f"buckets {', '.join(resources.buckets)}; topic {resources.topic_arn} -> {resources.queue_url}")
+    print(f"roles {', '.join(resources.role_arns.values())}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

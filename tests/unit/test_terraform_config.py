@@ -1,0 +1,172 @@
+"""terraform/ and the code cannot drift: same names, same defaults, same resources, same policies.
+
+The .tf files are read with a few regular expressions (no HCL library): they only need to find
+`resource "type" "name"` headers, `variable` blocks with literal defaults, and the statements of
+the IAM policies, all written in `terraform fmt` style.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lakehouse import resources
+from lakehouse.config import REPO_ROOT, Settings, load_settings
+
+pytestmark = pytest.mark.unit
+
+TERRAFORM_DIR = REPO_ROOT / "terraform"
+
+
+def _tf_source() -> str:
+    """Every .tf file, full-line comments removed (HCL's `#` and `//`)."""
+    text = "\n".join(path.read_text() for path in sorted(TERRAFORM_DIR.glob("*.tf")))
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(("#", "//")))
+
+
+def _blocks(source: str, header: str) -> dict[str, str]:
+    """Body of each top-level block whose header matches `header` (a regex with one or two groups)."""
+    found = {}
+    for match in re.finditer(rf"^{header}\s*\{{", source, re.MULTILINE):
+        depth, start = 0, match.end() - 1
+        for position in range(start, len(source)):
+            depth += {"{": 1, "}": -1}.get(source[position], 0)
+            if depth == 0:
+                key = ".".join(group for group in match.groups() if group)
+                assert key not in found, f"{key} is declared twice"
+                found[key] = source[start + 1 : position]
+                break
+    return found
+
+
+def _variable_defaults(source: str) -> dict[str, object]:
+    defaults = {}
+    for name, body in _blocks(source, r'variable\s+"([\w-]+)"').items():
+        match = re.search(r"^\s{2}default\s*=\s*(.+?)\s*$", body, re.MULTILINE)
+        assert match, f"variable {name} has no default"
+        defaults[name] = json.loads(match.group(1))  # strings, numbers and booleans are JSON too
+    return defaults
+
+
+@pytest.fixture(scope="module")
+def source() -> str:
+    return _tf_source()
+
+
+@pytest.fixture(scope="module")
+def default_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings from .env.example alone: neither .env nor the environment."""
+    return load_settings(env_file=tmp_path_factory.mktemp("env") / "absent.env", environ={})
+
+
+# The Settings fields that name or size a resource, the resource, and its naming attribute.
+NAMED_BY_SETTINGS = {
+    "kinesis_stream": ("aws_kinesis_stream.events", "name"),
+    "kinesis_shards": ("aws_kinesis_stream.events", "shard_count"),
+    "bronze_bucket": ("aws_s3_bucket.bronze", "bucket"),
+    "silver_bucket": ("aws_s3_bucket.silver", "bucket"),
+    "alerts_topic": ("aws_sns_topic.alerts", "name"),
+    "alerts_queue": ("aws_sqs_queue.alerts", "name"),
+}
+
+
+def test_resource_names_are_variables_defaulting_to_env_example(source: str, default_settings: Settings):
+    defaults = _variable_defaults(source)
+    declared = _blocks(source, r'resource\s+"(\w+)"\s+"(\w+)"')
+    for field, (address, attribute) in NAMED_BY_SETTINGS.items():
+        assert defaults[field] == getattr(default_settings, field), field
+        assert re.search(rf"^\s*{attribute}\s*=\s*var\.{field}\s*$", declared[address], re.MULTILINE), (
+            f"{address}.{attribute} should be var.{field}"
+        )
+
+
+def test_code_feeds_every_variable_and_defaults_match(source: str, default_settings: Settings):
+    """`make tf-apply` with an untouched .env applies exactly the declared defaults."""
+    assert resources.terraform_variables(default_settings) == _variable_defaults(source)
+
+
+def test_bootstrap_declares_the_same_resources_as_terraform(source: str):
+    declared = set(_blocks(source, r'resource\s+"(\w+)"\s+"(\w+)"'))
+    assert len(resources.DECLARED) == len(set(resources.DECLARED))
+    assert set(resources.DECLARED) == declared
+
+
+def test_iam_policies_match_the_bootstrap_statement_for_statement(source: str):
+    policies = resources.stage_policies(
+        "arn:aws:kinesis:us-east-1:000000000000:stream/s", "b", "s", "arn:aws:sns:us-east-1:0:t"
+    )
+    bodies = _blocks(source, r'resource\s+"(aws_iam_role_policy)"\s+"(\w+)"')
+    for stage in resources.STAGES:
+        body = bodies[f"aws_iam_role_policy.{stage}"]
+        assert re.search(rf'^\s{{2}}name\s*=\s*"{resources.STAGE_POLICY_NAMES[stage]}"', body, re.MULTILINE)
+        sids = re.findall(r'Sid\s*=\s*"(\w+)"', body)
+        actions = [
+            sorted(re.findall(r'"([\w:]+)"', listed))
+            for listed in re.findall(r'Action\s*=\s*(\[[^\]]*\]|"[^"]*")', body)
+        ]
+        expected = [(s["Sid"], sorted(s["Action"])) for s in policies[stage]["Statement"]]
+        assert list(zip(sids, actions, strict=True)) == expected, stage
+
+
+def test_stage_policies_are_least_privilege():
+    stream = "arn:aws:kinesis:us-east-1:000000000000:stream/pos-events"
+    topic = "arn:aws:sns:us-east-1:000000000000:stock-alerts"
+    policies = resources.stage_policies(stream, "bronze", "silver", topic)
+    granted = {
+        stage: {(action, s["Resource"]) for s in policy["Statement"] for action in s["Action"]}
+        for stage, policy in policies.items()
+    }
+    assert granted["producer"] == {("kinesis:PutRecord", stream), ("kinesis:PutRecords", stream)}
+    assert granted["alerts"] == {("sns:Publish", topic)}
+    for stage, pairs in granted.items():
+        for action, resource in pairs:
+            assert "*" not in action and resource != "*", (stage, action)
+    # Only ingestion writes bronze, only Spark writes silver, and ingestion deletes checkpoints only.
+    writes = {"s3:PutObject", "s3:DeleteObject"}
+    assert not any(a in writes and r.startswith("arn:aws:s3:::bronze") for a, r in granted["spark"])
+    assert not any(r.startswith("arn:aws:s3:::silver") for _, r in granted["ingestion"])
+    assert {r for a, r in granted["ingestion"] if a == "s3:DeleteObject"} == {
+        "arn:aws:s3:::bronze/_checkpoints/*"
+    }
+
+
+def test_provider_is_pinned_to_the_version_the_mirror_builds(source: str):
+    pinned = re.search(r'source\s*=\s*"hashicorp/aws"\s*\n\s*version\s*=\s*"=\s*([\d.]+)"', source)
+    assert pinned, "versions.tf should pin hashicorp/aws to one exact version"
+    makefile = (TERRAFORM_DIR / "terraform.mk").read_text()
+    built = re.search(r"^TF_AWS_PROVIDER_VERSION\s*:?=\s*(\S+)", makefile, re.MULTILINE)
+    assert built and built.group(1) == pinned.group(1)
+
+
+def test_tfvars_command_writes_settings_from_the_environment(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("KINESIS_STREAM", "from-environment")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "")
+    target = tmp_path / "vars" / "lakehouse.tfvars.json"
+    assert resources.main(["tfvars", str(target)]) == 0
+    written = json.loads(target.read_text())
+    assert written["kinesis_stream"] == "from-environment"
+    assert written["use_localstack"] is False
+
+
+def _terraform() -> str | None:
+    """terraform on PATH, else the one `make terraform-offline` builds."""
+    built = REPO_ROOT / ".cache" / "terraform" / "bin" / "terraform"
+    return shutil.which("terraform") or (str(built) if built.exists() else None)
+
+
+@pytest.mark.skipif(_terraform() is None, reason="no terraform binary: run make terraform-offline")
+def test_terraform_fmt_is_clean():
+    result = subprocess.run(
+        [_terraform(), "fmt", "-check", "-diff", str(TERRAFORM_DIR)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CLI_CONFIG_FILE": "/dev/null", "CHECKPOINT_DISABLE": "1"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
