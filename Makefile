@@ -95,6 +95,9 @@ format: setup ## apply ruff's fixes and formatting
 bench: setup ## benchmarks: figures and ratios as a table, and bench/results/latest.json
 	$(PY) -m bench $(BENCH_ARGS)
 
+# Terraform targets (tf-apply, tf-destroy, ...) live beside the configuration.
+-include terraform/terraform.mk
+
 demo: up ## the demo; until the pipeline stages land, it brings the stack up and says so
 	@echo ""
 	@echo "The stack is up. The pipeline stages (producer, bronze, silver, gold) are not built yet,"
