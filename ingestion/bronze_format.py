@@ -81,7 +81,9 @@ def decode_object(body: bytes) -> list[dict]:
     return [json.loads(line) for line in gzip.decompress(body).splitlines() if line]
 
 
-def object_key(stream: str, shard_id: str, first_sequence: str, last_sequence: str, ingested_at: datetime) -> str:
+def object_key(
+    stream: str, shard_id: str, first_sequence: str, last_sequence: str, ingested_at: datetime
+) -> str:
     moment = ingested_at.astimezone(UTC)
     return (
         f"{KEY_PREFIX}/{stream}/ingest_date={moment:%Y-%m-%d}/ingest_hour={moment:%H}/"
