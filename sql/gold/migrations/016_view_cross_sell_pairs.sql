@@ -1,0 +1,62 @@
+-- v_cross_sell_pairs: which SKUs sell in the same basket, over the last 28 days of sales.
+-- attach_rate = share of the baskets holding sku that also hold paired_sku.
+
+create view :"schema".v_cross_sell_pairs with (security_invoker = true) as
+
+with latest_day as (
+    select calendar_date
+    from :"schema".dim_date
+    where date_key = (select max(date_key) from :"schema".agg_sales_store_daily)
+),
+
+window_days as (
+    select dim_date.date_key
+    from :"schema".dim_date
+    cross join latest_day
+    where dim_date.calendar_date > latest_day.calendar_date - 28
+        and dim_date.calendar_date <= latest_day.calendar_date
+),
+
+basket_lines as (
+    select distinct basket_id, sku
+    from :"schema".fact_sales
+    where date_key in (select date_key from window_days)
+),
+
+baskets_per_sku as (
+    select sku, count(*) as baskets
+    from basket_lines
+    group by sku
+),
+
+pairs as (
+    select
+        first_line.sku,
+        second_line.sku as paired_sku,
+        count(*) as baskets_together
+    from basket_lines as first_line
+    join basket_lines as second_line
+        on second_line.basket_id = first_line.basket_id
+        and second_line.sku <> first_line.sku
+    group by first_line.sku, second_line.sku
+),
+
+final as (
+    select
+        -- ids
+        pairs.sku,
+        pairs.paired_sku,
+        -- counts
+        pairs.baskets_together,
+        baskets_per_sku.baskets as baskets_with_sku,
+        -- rate
+        round(pairs.baskets_together::numeric / baskets_per_sku.baskets, 4) as attach_rate
+    from pairs
+    join baskets_per_sku on baskets_per_sku.sku = pairs.sku
+)
+
+select * from final;
+
+comment on view :"schema".v_cross_sell_pairs is 'One row per ordered pair of SKUs bought together in the last 28 days.';
+
+grant select on :"schema".v_cross_sell_pairs to gold_analyst, gold_store_manager;

@@ -1,0 +1,179 @@
+"""Gold migrations on the real PostgreSQL: fresh and re-applied, change detection, roles and RLS."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+from psycopg2 import errors, sql
+
+from lakehouse.config import Settings
+from lakehouse.db import connect
+from spark_jobs.gold.migrate import MIGRATIONS_DIR, MigrationError, discover, migrate
+
+pytestmark = pytest.mark.integration
+
+
+def _drop_schema(settings: Settings, schema: str) -> None:
+    with connect(settings) as connection, connection.cursor() as cursor:
+        cursor.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+
+
+@pytest.fixture(scope="module")
+def gold_schema(postgres: Settings) -> Iterator[str]:
+    schema = f"gold_t{uuid.uuid4().hex[:10]}"
+    migrate(postgres, schema, log=lambda message: None)
+    yield schema
+    _drop_schema(postgres, schema)
+
+
+def _fetch(settings: Settings, query: str, *params) -> list[tuple]:
+    with connect(settings) as connection, connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return cursor.fetchall()
+
+
+def test_fresh_schema_has_every_migration_and_a_rerun_applies_nothing(postgres: Settings, gold_schema: str):
+    applied = _fetch(postgres, f'select version from "{gold_schema}".schema_migrations order by version')
+    assert [row[0] for row in applied] == [m.version for m in discover()]
+    assert migrate(postgres, gold_schema, log=lambda message: None) == []
+
+
+def test_every_table_comment_states_its_grain(postgres: Settings, gold_schema: str):
+    rows = _fetch(
+        postgres,
+        """
+        select c.relname, obj_description(c.oid, 'pg_class')
+        from pg_class as c join pg_namespace as n on n.oid = c.relnamespace
+        where n.nspname = %s and c.relkind in ('r', 'v')
+        """,
+        gold_schema,
+    )
+    assert len(rows) >= 18
+    for name, comment in rows:
+        assert comment and comment.startswith("One row per"), f"{name}: {comment!r}"
+
+
+@pytest.fixture
+def scratch_migrations(tmp_path: Path) -> Path:
+    directory = tmp_path / "migrations"
+    directory.mkdir()
+    shutil.copy(MIGRATIONS_DIR / "001_dim_date.sql", directory)
+    return directory
+
+
+def test_a_changed_applied_migration_is_an_error(postgres: Settings, scratch_migrations: Path):
+    schema = f"gold_t{uuid.uuid4().hex[:10]}"
+    try:
+        migrate(postgres, schema, directory=scratch_migrations, log=lambda message: None)
+        path = scratch_migrations / "001_dim_date.sql"
+        path.write_text(path.read_text() + "\n-- edited\n")
+        with pytest.raises(MigrationError, match=r"001_dim_date\.sql changed after it was applied"):
+            migrate(postgres, schema, directory=scratch_migrations, log=lambda message: None)
+    finally:
+        _drop_schema(postgres, schema)
+
+
+def test_a_failing_migration_leaves_nothing_behind(postgres: Settings, scratch_migrations: Path):
+    schema = f"gold_t{uuid.uuid4().hex[:10]}"
+    (scratch_migrations / "002_broken.sql").write_text(
+        'create table :"schema".half (x int);\nselect 1 / 0;\n'
+    )
+    try:
+        with pytest.raises(MigrationError, match=r"002_broken\.sql failed"):
+            migrate(postgres, schema, directory=scratch_migrations, log=lambda message: None)
+        assert _fetch(postgres, f'select version from "{schema}".schema_migrations') == [(1,)]
+        assert _fetch(postgres, "select to_regclass(%s)", f"{schema}.half") == [(None,)]
+    finally:
+        _drop_schema(postgres, schema)
+
+
+def _seed_two_stores(settings: Settings, schema: str) -> None:
+    with connect(settings) as connection, connection.cursor() as cursor:
+        cursor.execute(sql.SQL("set local search_path to {}").format(sql.Identifier(schema)))
+        cursor.execute(
+            """
+            insert into dim_store (store_id, store_name, region, timezone, snapshot_at) values
+                ('S001', 'One', 'west', 'UTC', now()), ('S002', 'Two', 'east', 'UTC', now());
+            insert into dim_product (sku, product_name, category, unit_cost, price, valid_from, is_current)
+                values ('SKU-00001', 'Tea', 'drinks', 1.00, 2.50, '-infinity', true);
+            insert into fact_sales (event_id, line_number, basket_id, store_id, product_key, sku, date_key,
+                                    sold_at, quantity, unit_price, discount, unit_cost, payment_method)
+            select gen_random_uuid(), 1, gen_random_uuid(), store_id, 1, 'SKU-00001', 20261102,
+                   '2026-11-02 10:00Z', 2, 2.50, 0, 1.00, 'card'
+            from dim_store;
+            select refresh_agg_sales_store_daily(
+                (select jsonb_agg(distinct jsonb_build_object('store_id', store_id, 'date_key', date_key))
+                 from fact_sales)
+            );
+            """
+        )
+
+
+@pytest.fixture
+def login_roles(postgres: Settings) -> Iterator[dict[str, tuple[str, str]]]:
+    """A store manager of S001 and an analyst, as login users with throwaway passwords."""
+    suffix = uuid.uuid4().hex[:8]
+    roles = {
+        "manager": (f"mgr_{suffix}", uuid.uuid4().hex, "gold_store_manager"),
+        "analyst": (f"ana_{suffix}", uuid.uuid4().hex, "gold_analyst"),
+    }
+    with connect(postgres) as connection, connection.cursor() as cursor:
+        for name, password, group in roles.values():
+            cursor.execute(
+                sql.SQL("create role {} login password %s in role {}").format(
+                    sql.Identifier(name), sql.Identifier(group)
+                ),
+                (password,),
+            )
+    yield {kind: (name, password) for kind, (name, password, _) in roles.items()}
+    with connect(postgres) as connection, connection.cursor() as cursor:
+        for name, _, _ in roles.values():
+            cursor.execute(sql.SQL("drop role {}").format(sql.Identifier(name)))
+
+
+def _as(settings: Settings, user: str, password: str, query: str) -> list[tuple]:
+    connection = psycopg2.connect(
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        dbname=settings.postgres_db,
+        user=user,
+        password=password,
+    )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(query)
+            rows = cursor.fetchall() if cursor.description else []
+        connection.commit()
+        return rows
+    finally:
+        connection.close()
+
+
+def test_a_store_manager_sees_only_their_stores_and_the_analyst_cannot_write(
+    postgres: Settings, gold_schema: str, login_roles: dict[str, tuple[str, str]]
+):
+    _seed_two_stores(postgres, gold_schema)
+    manager, analyst = login_roles["manager"], login_roles["analyst"]
+    with connect(postgres) as connection, connection.cursor() as cursor:
+        cursor.execute(f'insert into "{gold_schema}".store_access values (%s, %s)', (manager[0], "S001"))
+
+    seen = "select distinct store_id from {schema}.{table} order by 1"
+    for table in ("fact_sales", "dim_store", "v_store_performance"):
+        query = seen.format(schema=f'"{gold_schema}"', table=table)
+        assert _as(postgres, *manager, query) == [("S001",)], table
+        assert _as(postgres, *analyst, query) == [("S001",), ("S002",)], table
+
+    for statement in (
+        f'delete from "{gold_schema}".fact_sales',
+        f"update \"{gold_schema}\".dim_store set store_name = 'x'",
+        f"insert into \"{gold_schema}\".store_access values ('someone', 'S002')",
+    ):
+        with pytest.raises(errors.InsufficientPrivilege):
+            _as(postgres, *analyst, statement)
+        with pytest.raises(errors.InsufficientPrivilege):
+            _as(postgres, *manager, statement)
