@@ -109,7 +109,7 @@ class BadInputInjector:
             else:
                 yield self._emit(event)
         while self._held:
-            yield self._release()
+            yield self._release(at_end=True)
 
     def _emit(self, event: Event, **truth: object) -> Event:
         # Built field by field: dataclasses.replace costs several times more on this hot path.
@@ -172,12 +172,17 @@ class BadInputInjector:
             original_event_id=original.event_id,
         )
 
-    def _release(self) -> Event:
+    def _release(self, at_end: bool = False) -> Event:
         _, _, event, delay = heapq.heappop(self._held)
+        if at_end:  # the run ended before the delay ran out: sent last rather than never
+            detail = f"held for {delay / 1000:.3f} s but the run ended first: sent at the end"
+        else:
+            detail = f"sent {delay / 1000:.3f} s of simulated time after its event_time"
         return self._emit(
             replace(event, bad_class=LATE_EVENT),
-            detail=f"sent {delay / 1000:.3f} s of simulated time after its event_time",
+            detail=detail,
             delay_seconds=delay / 1000,
+            released_at_end=at_end,
         )
 
     def _malformed(self, document: dict) -> tuple[bytes, str]:

@@ -15,11 +15,10 @@ deduplicate by `event_id`.
 
 from __future__ import annotations
 
-import queue
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -29,7 +28,15 @@ from lakehouse import aws
 from lakehouse.config import Settings, load_settings
 from producer.aggregation import ZLIB
 from producer.events import Event
-from producer.records import DEFAULT_AGGREGATE_BYTES, MAX_RECORD_BYTES, Record, RecordPacker, batches
+from producer.records import (
+    DEFAULT_AGGREGATE_BYTES,
+    MAX_BYTES_PER_CALL,
+    MAX_RECORD_BYTES,
+    MAX_RECORDS_PER_CALL,
+    Record,
+    RecordPacker,
+    batches,
+)
 
 # Whole-call errors worth retrying; anything else (ResourceNotFound, AccessDenied, Validation)
 # will not heal by waiting.
@@ -46,9 +53,6 @@ RETRYABLE_CALL_ERRORS = frozenset(
     }
 )
 THROTTLED = "ProvisionedThroughputExceededException"
-_CHUNK_EVENTS = 256
-_CHUNK_SECONDS = 0.02
-_END = object()
 
 
 class DeliveryError(RuntimeError):
@@ -168,10 +172,9 @@ class KinesisSink:
         packer = RecordPacker(
             aggregate=self.aggregate, max_record_bytes=self.max_record_bytes, codec=self.codec
         )
-        chunks: queue.Queue = queue.Queue(maxsize=64)
-        failure: list[BaseException] = []
+        handoff = _Handoff()
         feeder = threading.Thread(
-            target=self._feed, args=(events, chunks, failure), name="producer-feeder", daemon=True
+            target=self._feed, args=(events, handoff), name="producer-feeder", daemon=True
         )
         started = time.monotonic()
         pending: list[Record] = []
@@ -180,24 +183,19 @@ class KinesisSink:
         feeder.start()
         try:
             while True:
-                timeout = (
-                    None if oldest is None else max(0.0, oldest + self.linger_seconds - time.monotonic())
-                )
-                try:
-                    chunk = chunks.get(timeout=timeout)
-                except queue.Empty:
-                    chunk = None
-                if chunk is _END:
-                    break
-                if chunk:
-                    summary.events_in += len(chunk)
+                linger_left = None if oldest is None else oldest + self.linger_seconds - time.monotonic()
+                taken, finished = handoff.take(linger_left)
+                if taken:
+                    summary.events_in += len(taken)
                     oldest = oldest or time.monotonic()
-                    for event in chunk:
+                    for event in taken:
                         for record in packer.add(event):
                             pending.append(record)
                             pending_bytes += record.size
+                if finished:
+                    break
                 # Full batches leave at once; the rest waits for the linger time.
-                if len(pending) >= 500 or pending_bytes >= 4 * 1024 * 1024:
+                if len(pending) >= MAX_RECORDS_PER_CALL or pending_bytes >= MAX_BYTES_PER_CALL:
                     self._deliver(pending, summary, started)
                     pending, pending_bytes = [], 0
                     oldest = time.monotonic() if packer.open_events else None
@@ -207,34 +205,27 @@ class KinesisSink:
             self._deliver(pending + packer.drain(), summary, started)
         except BaseException:
             self._stop.set()
-            _drain_queue(chunks)
+            handoff.abandon()
             raise
         finally:
             feeder.join(timeout=5)
             summary.elapsed_seconds = time.monotonic() - started
         summary.stopped_early = self._stop.is_set()
-        if failure:
-            raise failure[0]
+        if handoff.failure is not None:
+            raise handoff.failure
         return summary
 
-    def _feed(self, events: Iterable[Event], chunks: queue.Queue, failure: list[BaseException]) -> None:
-        """Feeder thread: pull events, hand them over in small chunks, always end with _END."""
-        chunk: list[Event] = []
-        chunk_started = time.monotonic()
+    def _feed(self, events: Iterable[Event], handoff: _Handoff) -> None:
+        """Feeder thread: pull events from the source and hand them over, then close the hand-off."""
         try:
             for event in events:
-                chunk.append(event)
-                if len(chunk) >= _CHUNK_EVENTS or time.monotonic() - chunk_started >= _CHUNK_SECONDS:
-                    chunks.put(chunk)
-                    chunk, chunk_started = [], time.monotonic()
+                handoff.put(event)
                 if self._stop.is_set():
                     break
-        except BaseException as error:  # handed to the caller's thread, never lost
-            failure.append(error)
+        except BaseException as error:  # re-raised on the caller's thread, never lost
+            handoff.failure = error
         finally:
-            if chunk:
-                chunks.put(chunk)
-            chunks.put(_END)
+            handoff.close()
 
     def _deliver(self, records: list[Record], summary: DeliverySummary, started: float) -> None:
         sendable = []
@@ -315,13 +306,58 @@ class KinesisSink:
             summary.errors[f"failed:{code}"] += 1
 
 
-def _drain_queue(chunks: queue.Queue) -> None:
-    """Unblock a feeder waiting on a full queue after the sender gave up."""
-    while True:
-        try:
-            chunks.get_nowait()
-        except queue.Empty:
-            return
+class _Handoff:
+    """Events from the feeder thread to the sender, bounded, picked up at least every POLL_SECONDS.
+
+    The sender polls rather than waiting for a notification per event: events that arrive
+    just before the source goes quiet (live mode between ticks) still leave within the
+    linger time, and a busy source costs one lock round-trip per CHUNK events, not per event.
+    """
+
+    CAPACITY = 50_000
+    CHUNK = 256
+    POLL_SECONDS = 0.02
+
+    def __init__(self) -> None:
+        self.items: deque[Event] = deque()
+        self.condition = threading.Condition()
+        self.closed = False
+        self.abandoned = False
+        self.failure: BaseException | None = None
+
+    def put(self, event: Event) -> None:
+        self.items.append(event)
+        if len(self.items) % self.CHUNK == 0:
+            with self.condition:
+                self.condition.notify_all()
+                while len(self.items) >= self.CAPACITY and not self.abandoned:
+                    self.condition.wait(self.POLL_SECONDS)
+
+    def close(self) -> None:
+        with self.condition:
+            self.closed = True
+            self.condition.notify_all()
+
+    def abandon(self) -> None:
+        """The sender gave up: never block the feeder again."""
+        with self.condition:
+            self.abandoned = True
+            self.condition.notify_all()
+
+    def take(self, wait_at_most: float | None) -> tuple[list[Event], bool]:
+        """Whatever is waiting (after up to one poll interval), and whether the feeder is done."""
+        timeout = (
+            self.POLL_SECONDS if wait_at_most is None else max(0.0, min(self.POLL_SECONDS, wait_at_most))
+        )
+        with self.condition:
+            if len(self.items) < self.CHUNK and not self.closed:
+                self.condition.wait(timeout)
+            closed = self.closed  # read before draining: nothing can follow a close
+            taken = []
+            while self.items:
+                taken.append(self.items.popleft())
+            self.condition.notify_all()
+        return taken, closed
 
 
 def ensure_stream(client: object, stream: str, shards: int) -> bool:
