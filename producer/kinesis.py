@@ -22,7 +22,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from lakehouse import aws
 from lakehouse.config import Settings, load_settings
@@ -283,8 +284,11 @@ class KinesisSink:
                     f"PutRecords to stream {self.stream!r} failed: {error}", summary
                 ) from error
             return [code] * len(records)
-        except BotoCoreError as error:  # connection refused, timeouts: the endpoint may come back
+        except (BotoConnectionError, HTTPClientError) as error:  # refused, reset, timed out: may come back
             return [type(error).__name__] * len(records)
+        except BotoCoreError as error:  # bad parameters, no credentials: waiting will not help
+            self._fail(records, type(error).__name__, summary)
+            raise DeliveryError(f"PutRecords to stream {self.stream!r} failed: {error}", summary) from error
         results = response["Records"]
         if len(results) != len(records):
             raise DeliveryError(
