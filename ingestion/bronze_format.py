@@ -48,6 +48,10 @@ def iso_utc(moment: datetime) -> str:
 
 
 def to_line(event: BronzeEvent, ingested_at: datetime) -> bytes:
+    return _line(event, iso_utc(event.approximate_arrival), iso_utc(ingested_at))
+
+
+def _line(event: BronzeEvent, arrival: str, ingested: str) -> bytes:
     try:
         payload, encoding = event.payload.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -58,8 +62,8 @@ def to_line(event: BronzeEvent, ingested_at: datetime) -> bytes:
         "sequence_number": event.sequence_number,
         "subsequence": event.subsequence,
         "partition_key": event.partition_key,
-        "approximate_arrival": iso_utc(event.approximate_arrival),
-        "ingested_at": iso_utc(ingested_at),
+        "approximate_arrival": arrival,
+        "ingested_at": ingested,
         "payload": payload,
         "payload_encoding": encoding,
     }
@@ -74,7 +78,15 @@ def raw_payload(line: dict) -> bytes:
 
 
 def encode_object(events: Iterable[BronzeEvent], ingested_at: datetime) -> bytes:
-    return gzip.compress(b"".join(to_line(event, ingested_at) for event in events), compresslevel=GZIP_LEVEL)
+    # Events of one aggregated record share their arrival time: format it once per record.
+    ingested = iso_utc(ingested_at)
+    last_arrival, arrival = None, ""
+    lines = []
+    for event in events:
+        if event.approximate_arrival is not last_arrival:
+            last_arrival, arrival = event.approximate_arrival, iso_utc(event.approximate_arrival)
+        lines.append(_line(event, arrival, ingested))
+    return gzip.compress(b"".join(lines), compresslevel=GZIP_LEVEL)
 
 
 def decode_object(body: bytes) -> list[dict]:
