@@ -52,7 +52,6 @@ _EXPORTS = {
     "DeliveryError": "producer.kinesis",
     "DeliverySummary": "producer.kinesis",
     "KinesisSink": "producer.kinesis",
-    "ensure_stream": "producer.kinesis",
     "NdjsonSink": "producer.ndjson",
     "Simulation": "producer.simulation",
     "SimulationConfig": "producer.simulation",

@@ -20,8 +20,9 @@ from typing import TextIO
 
 from lakehouse import aws
 from lakehouse.config import ConfigError, load_settings
+from lakehouse.resources import ensure_stream
 from producer.bad_events import BAD_CLASSES
-from producer.kinesis import DeliveryError, DeliverySummary, KinesisSink, ensure_stream
+from producer.kinesis import DeliveryError, DeliverySummary, KinesisSink
 from producer.ndjson import NdjsonSink
 from producer.records import DEFAULT_AGGREGATE_BYTES, MAX_RECORD_BYTES
 from producer.simulation import BACKFILL, LIVE, Simulation, SimulationConfig
@@ -99,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     output.add_argument("--stream", help="Kinesis stream (default: KINESIS_STREAM from .env)")
     output.add_argument(
-        "--create-stream", action="store_true", help="create the stream with KINESIS_SHARDS shards if missing"
+        "--create-stream",
+        action="store_true",
+        help="create the stream (KINESIS_SHARDS shards) if missing and wait until it is active",
     )
     output.add_argument(
         "--no-aggregate", action="store_true", help="one event per Kinesis record (slow on LocalStack)"
@@ -209,8 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = load_settings()
             client = aws.client("kinesis", settings)
             stream = args.stream or settings.kinesis_stream
-            if args.create_stream and ensure_stream(client, stream, settings.kinesis_shards):
-                say(f"producer: created stream {stream} with {settings.kinesis_shards} shards")
+            if args.create_stream:
+                ensure_stream(settings, stream)
+                say(f"producer: stream {stream} is active")
             sink = KinesisSink(
                 settings,
                 stream,
@@ -246,8 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"producer: {error}", file=err)
     if summary.records_failed or error is not None or summary.events_sent != summary.events_in:
         print(
-            f"producer: {summary.events_failed:,} events were not delivered "
-            f"({dict(summary.errors)}); first ids: {summary.failed_event_ids[:5]}",
+            f"producer: {summary.events_in - summary.events_sent:,} of {summary.events_in:,} events were not "
+            f"delivered ({dict(summary.errors)}); first failed ids: {summary.failed_event_ids[:5]}",
             file=err,
         )
         return 1

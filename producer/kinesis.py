@@ -280,8 +280,13 @@ class KinesisSink:
             code = error.response.get("Error", {}).get("Code", "ClientError")
             if code not in RETRYABLE_CALL_ERRORS:
                 self._fail(records, code, summary)
+                hint = (
+                    " (create it with --create-stream or `make up`)"
+                    if code == "ResourceNotFoundException"
+                    else ""
+                )
                 raise DeliveryError(
-                    f"PutRecords to stream {self.stream!r} failed: {error}", summary
+                    f"PutRecords to stream {self.stream!r} failed: {error}{hint}", summary
                 ) from error
             return [code] * len(records)
         except (BotoConnectionError, HTTPClientError) as error:  # refused, reset, timed out: may come back
@@ -318,7 +323,7 @@ class _Handoff:
     linger time, and a busy source costs one lock round-trip per CHUNK events, not per event.
     """
 
-    CAPACITY = 50_000
+    CAPACITY = 10_000
     CHUNK = 256
     POLL_SECONDS = 0.02
 
@@ -362,17 +367,3 @@ class _Handoff:
                 taken.append(self.items.popleft())
             self.condition.notify_all()
         return taken, closed
-
-
-def ensure_stream(client: object, stream: str, shards: int) -> bool:
-    """Create `stream` with `shards` shards unless it exists; wait until active. True if created."""
-    try:
-        client.describe_stream_summary(StreamName=stream)
-        created = False
-    except client.exceptions.ResourceNotFoundException:
-        client.create_stream(StreamName=stream, ShardCount=shards)
-        created = True
-    client.get_waiter("stream_exists").wait(
-        StreamName=stream, WaiterConfig={"Delay": 0.5, "MaxAttempts": 120}
-    )
-    return created

@@ -11,9 +11,10 @@ import pytest
 
 from lakehouse import aws
 from lakehouse.config import Settings
+from lakehouse.resources import ensure_stream
 from producer.aggregation import deaggregate
 from producer.events import Event
-from producer.kinesis import KinesisSink, ensure_stream
+from producer.kinesis import KinesisSink
 from producer.simulation import Simulation, SimulationConfig
 
 pytestmark = pytest.mark.integration
@@ -25,9 +26,9 @@ def kinesis(localstack: Settings):
 
 
 @pytest.fixture
-def stream(kinesis, unique_name: str) -> Iterator[str]:
+def stream(localstack: Settings, kinesis, unique_name: str) -> Iterator[str]:
     """A fresh two-shard stream per test (LocalStack has no reset), deleted afterwards."""
-    ensure_stream(kinesis, unique_name, 2)
+    ensure_stream(localstack, unique_name, shards=2)
     yield unique_name
     kinesis.delete_stream(StreamName=unique_name, EnforceConsumerDeletion=True)
 
