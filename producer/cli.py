@@ -21,6 +21,7 @@ from typing import TextIO
 from lakehouse import aws
 from lakehouse.config import ConfigError, load_settings
 from lakehouse.resources import ensure_stream
+from producer.aggregation import CODECS, ZLIB
 from producer.bad_events import BAD_CLASSES
 from producer.kinesis import DeliveryError, DeliverySummary, KinesisSink
 from producer.ndjson import NdjsonSink
@@ -106,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     output.add_argument(
         "--no-aggregate", action="store_true", help="one event per Kinesis record (slow on LocalStack)"
+    )
+    output.add_argument(
+        "--codec",
+        choices=CODECS,
+        default=ZLIB,
+        help="compression of aggregated records (default zlib; see producer.aggregation)",
     )
     output.add_argument(
         "--max-record-kib",
@@ -219,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settings,
                 stream,
                 aggregate=not args.no_aggregate,
+                codec=args.codec,
                 max_record_bytes=args.max_record_kib * 1024,
                 linger_seconds=args.linger,
                 max_attempts=args.max_attempts,

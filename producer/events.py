@@ -93,7 +93,7 @@ def envelope(event_id: str, event_type: str, event_time_ms: int, store_id: str |
 
 
 def load_schema(event_type: str) -> dict:
-    """The published JSON Schema (draft 2020-12) of one event type, or of the `aggregate` envelope."""
+    """The published JSON Schema (draft 2020-12) of one event type, as a dict for jsonschema."""
     path = SCHEMA_DIR / f"{event_type}.json"
     if not path.exists():
         raise KeyError(f"no schema for {event_type!r}; known: {', '.join(EVENT_TYPES)}")
