@@ -12,22 +12,25 @@ PYTEST_ARGS ?=
 # Stamp files make `make setup` idempotent: a step reruns only when its inputs change.
 SETUP_STAMPS := $(VENV)/.installed $(LS_VENV)/.installed .cache/jars/.verified .cache/localstack/.kinesis-mock
 
-.PHONY: help setup postgres-server up down status logs psql clean test test-unit test-integration \
+.PHONY: help setup system-packages up down status logs psql clean test test-unit test-integration \
         lint format bench demo
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z_-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: postgres-server $(SETUP_STAMPS) .env ## install everything: virtualenvs, Spark jars, PostgreSQL server (idempotent)
+setup: system-packages $(SETUP_STAMPS) .env ## install everything: virtualenvs, Spark jars, PostgreSQL, Chromium (idempotent)
 	@echo "setup complete"
 
-postgres-server: ## install Debian's PostgreSQL server if it is missing
-	@if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null; then \
-		true; \
-	else \
-		echo "installing Debian's postgresql (server binaries for the native stack)"; \
+# Debian packages, installed only when missing: PostgreSQL's server for the native stack and
+# Chromium for the Mage UI test (Playwright drives it; it downloads no browser of its own).
+system-packages: ## install Debian's postgresql and chromium if they are missing
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 $(VENV)/.installed: requirements/main.lock pyproject.toml
