@@ -496,16 +496,18 @@ def replenishment_frame(
     frame = frame.withColumn(
         "order_up_to_level", F.col("level") * (lead + F.lit(review_days)) + F.col("safety_stock")
     )
-    cover = F.when(F.col("on_hand") <= 0, F.lit(0.0)).when(
-        F.col("level") > 0, F.col("on_hand") / F.col("level")
-    )
-    frame = frame.withColumn("days_of_cover", cover)
+    frame = frame.withColumn("days_of_cover", cover_column(F.col("on_hand"), F.col("level")))
     gap = F.round(F.col("order_up_to_level") - F.col("on_hand"), 6)
     frame = frame.withColumn("recommended_order_qty", F.greatest(F.ceil(gap), F.lit(0)).cast("int"))
     return frame.withColumn(
         "risk",
         risk_column(F.col("on_hand"), F.col("reorder_point"), F.col("days_of_cover"), overstock_cover_days),
     )
+
+
+def cover_column(on_hand: Column, level: Column) -> Column:
+    """Spark version of `days_of_cover`."""
+    return F.when(on_hand <= 0, F.lit(0.0)).when(level > 0, on_hand / level)
 
 
 def risk_column(on_hand: Column, reorder: Column, cover: Column, overstock_cover_days: float) -> Column:

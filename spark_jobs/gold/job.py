@@ -1,0 +1,301 @@
+"""Silver to gold: read silver, run the stock model in Spark, load gold in one transaction, publish alerts.
+
+What one run does:
+
+1. reads the silver tables (`silver_contract`); the data clock `as_of` is the newest event;
+2. picks the window of event days to (re)read: everything on the first run (or with
+   `full=True`), else from `GOLD_LATE_DAYS` days before the last load's `as_of`, so late
+   events are picked up and loading the same window twice changes nothing;
+3. computes, in Spark, the daily stock positions of the window (anchored on gold's closing
+   stock of the day before), the demand statistics of the history before `as_of` (silver's
+   sales; gold tells which earlier days ended empty), forecasts, replenishment figures, risk;
+4. loads dimensions, sales facts, the daily aggregate, snapshots, positions, forecasts and the
+   alert lifecycle into gold in one transaction (`load.load_gold`);
+5. publishes new and escalated alerts to SNS (`alerts.publish_pending`).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse.config import Settings
+from spark_jobs.gold import alerts, load
+from spark_jobs.gold import stock_model as model
+from spark_jobs.gold.config import GoldConfig, load_gold_config
+from spark_jobs.gold.dimensions import latest_stores, product_versions
+from spark_jobs.gold.silver_contract import (
+    DELIVERIES,
+    PRODUCTS,
+    SALES_LINES,
+    STOCK_COUNTS,
+    STORES,
+    read_silver_table,
+)
+
+_KEY = ["store_id", "sku"]
+
+
+def _epoch_to_utc(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+def newest_and_oldest(frames: list[DataFrame]) -> tuple[datetime | None, date | None]:
+    """(newest event time, oldest event day) over stock events, in UTC."""
+    times = frames[0].select("event_time")
+    for frame in frames[1:]:
+        times = times.unionByName(frame.select("event_time"))
+    row = times.agg(
+        F.max(F.col("event_time").cast("double")).alias("newest"),
+        F.min(F.to_date("event_time")).alias("oldest"),
+    ).first()
+    return _epoch_to_utc(row["newest"]), row["oldest"]
+
+
+def _since(frame: DataFrame, first_day: date) -> DataFrame:
+    return frame.where(F.to_date("event_time") >= F.lit(first_day))
+
+
+def history_frame(
+    spark: SparkSession,
+    sales: DataFrame,
+    positions: DataFrame,
+    gold_history: list[tuple],
+    first_day: date,
+    as_of_day: date,
+) -> DataFrame:
+    """(store_id, sku, day, sold, in_stock) for each complete day from `first_day` to before `as_of_day`.
+
+    Store-SKUs are those with a position today; each starts at its first known day. A day is
+    out of stock when it ended with nothing on the shelf, as gold (earlier days) or this run's
+    positions (the window) say.
+    """
+    gold = spark.createDataFrame(
+        gold_history, "store_id string, sku string, first_day date, stockout_days array<date>"
+    )
+    known_from = (
+        positions.groupBy(*_KEY)
+        .agg(F.min("day").alias("first_day"))
+        .unionByName(gold.select(*_KEY, "first_day"))
+        .groupBy(*_KEY)
+        .agg(F.min("first_day").alias("first_day"))
+    )
+    last_day = as_of_day - timedelta(days=1)
+    modelled = positions.where(F.col("day") == F.lit(as_of_day)).select(*_KEY).join(known_from, _KEY)
+    start = F.greatest(F.col("first_day"), F.lit(first_day))
+    spine = modelled.where(start <= F.lit(last_day)).select(
+        *_KEY, F.explode(F.sequence(start, F.lit(last_day))).alias("day")
+    )
+    sold = (
+        sales.withColumn("day", F.to_date("event_time"))
+        .where((F.col("day") >= F.lit(first_day)) & (F.col("day") <= F.lit(last_day)))
+        .groupBy(*_KEY, "day")
+        .agg(F.sum("quantity").cast("int").alias("sold"))
+    )
+    empty_days = (
+        gold.select(*_KEY, F.explode("stockout_days").alias("day"))
+        .unionByName(positions.where(F.col("closing") <= 0).select(*_KEY, "day"))
+        .distinct()
+        .withColumn("out_of_stock", F.lit(True))
+    )
+    return (
+        spine.join(sold, [*_KEY, "day"], "left")
+        .join(empty_days, [*_KEY, "day"], "left")
+        .select(
+            *_KEY,
+            "day",
+            F.coalesce(F.col("sold"), F.lit(0)).alias("sold"),
+            F.col("out_of_stock").isNull().alias("in_stock"),
+        )
+    )
+
+
+def model_frames(
+    spark: SparkSession,
+    config: GoldConfig,
+    sales: DataFrame,
+    positions: DataFrame,
+    gold_history: list[tuple],
+    products: DataFrame,
+    as_of_day: date,
+) -> tuple[DataFrame, DataFrame]:
+    """(replenishment per store-SKU with its predicted stockout date, forecasts) as of `as_of_day`."""
+    history_start = as_of_day - timedelta(days=config.demand_history_days)
+    history = history_frame(spark, sales, positions, gold_history, history_start, as_of_day)
+    stats = model.demand_stats_frame(history, as_of_day, config.ewma_alpha, config.demand_history_days)
+    stock = positions.where(F.col("day") == F.lit(as_of_day)).select(
+        *_KEY, F.col("closing").alias("on_hand"), F.col("sold").alias("sold_today")
+    )
+    lead_times = products.where(F.col("valid_to").isNull()).select("sku", "lead_time_days")
+    replenishment = model.replenishment_frame(
+        stats,
+        stock,
+        lead_times,
+        z=model.z_score(config.service_level),
+        review_days=config.review_period_days,
+        default_lead_time_days=config.default_lead_time_days,
+        overstock_cover_days=config.overstock_cover_days,
+    )
+    forecasts = model.forecast_frame(replenishment, as_of_day, config.forecast_days)
+    stockouts = model.stockout_dates_frame(forecasts, stock)
+    return replenishment.join(stockouts, _KEY, "left"), forecasts
+
+
+def staging_frames(
+    config: GoldConfig,
+    sales: DataFrame,
+    stores: DataFrame,
+    products: DataFrame,
+    positions: DataFrame,
+    replenishment: DataFrame,
+    forecasts: DataFrame,
+) -> dict[str, DataFrame]:
+    """The DataFrame of each staging table (see load.STAGING), columns named as there."""
+    sales_rows = sales.select(
+        "event_id",
+        "line_number",
+        "basket_id",
+        "store_id",
+        "sku",
+        F.col("event_time").alias("sold_at"),
+        "quantity",
+        "unit_price",
+        "discount",
+        "payment_method",
+        "loyalty_id",
+    )
+    figures = replenishment.select(*_KEY, "safety_stock", "reorder_point", "level")
+    snapshot_rows = positions.join(figures, _KEY, "left").select(
+        *_KEY,
+        F.col("day").alias("calendar_date"),
+        F.col("opening").alias("opening_on_hand"),
+        "sold",
+        "received",
+        "count_adjustment",
+        F.col("closing").alias("closing_on_hand"),
+        "safety_stock",
+        "reorder_point",
+        model.risk_column(
+            F.col("closing"),
+            F.coalesce(F.col("reorder_point"), F.lit(0.0)),
+            model.cover_column(F.col("closing"), F.col("level")),
+            config.overstock_cover_days,
+        ).alias("risk"),
+    )
+    position_rows = replenishment.select(
+        *_KEY,
+        "on_hand",
+        F.col("mean_short").alias("mean_7d"),
+        F.col("mean_long").alias("mean_28d"),
+        F.col("level").alias("ewma"),
+        F.col("std").alias("demand_std"),
+        F.col("days").alias("demand_days"),
+        "dow_index",
+        F.lit(config.service_level).alias("service_level"),
+        "lead_time_days",
+        "safety_stock",
+        "reorder_point",
+        "order_up_to_level",
+        "days_of_cover",
+        "predicted_stockout_date",
+        "recommended_order_qty",
+        "risk",
+    )
+    return {
+        "stg_dim_store": stores,
+        "stg_dim_product": products,
+        "stg_fact_sales": sales_rows,
+        "stg_inventory_snapshot": snapshot_rows,
+        "stg_stock_position": position_rows,
+        "stg_stock_forecast": forecasts.select(*_KEY, "forecast_date", "forecast_units"),
+    }
+
+
+def run_silver_to_gold(
+    spark: SparkSession,
+    settings: Settings,
+    silver_bucket: str | None = None,
+    *,
+    schema: str | None = None,
+    full: bool = False,
+    publish: bool = True,
+    config: GoldConfig | None = None,
+) -> dict:
+    """Build or refresh gold from silver; returns a summary (mode, as_of, row counts, alerts, seconds).
+
+    The gold schema must be migrated (`python -m spark_jobs.gold.migrate`). `full=True` rereads
+    all of silver instead of the window after the last load.
+    """
+    began, started_at = time.monotonic(), datetime.now(UTC)
+    config = (config or load_gold_config()).with_schema(schema)
+    bucket = silver_bucket or settings.silver_bucket
+    sales = read_silver_table(spark, bucket, SALES_LINES)
+    deliveries = read_silver_table(spark, bucket, DELIVERIES)
+    counts = read_silver_table(spark, bucket, STOCK_COUNTS)
+    as_of, oldest_day = newest_and_oldest([sales, deliveries, counts])
+    if as_of is None:
+        return {"status": "silver has no sales, deliveries or stock counts yet", "schema": config.schema}
+
+    previous = None if full else load.last_load(settings, config.schema)
+    as_of_day = as_of.date()
+    if previous is None:
+        window_start = oldest_day
+    else:
+        window_start = min(previous[0].astimezone(UTC).date(), as_of_day) - timedelta(days=config.late_days)
+        window_start = max(window_start, oldest_day)
+    history_start = as_of_day - timedelta(days=config.demand_history_days)
+    read_from = min(window_start, history_start)
+
+    recent_sales = sales.where(F.col("event_date") >= F.lit(read_from - timedelta(days=1)))
+    recent_sales = _since(recent_sales, read_from).cache()
+    window_sales = _since(recent_sales, window_start)
+    anchor_rows = load.anchors(settings, config.schema, window_start - timedelta(days=1)) if previous else []
+    anchors = spark.createDataFrame(anchor_rows, "store_id string, sku string, anchor int")
+    moves = model.movements(window_sales, _since(deliveries, window_start), _since(counts, window_start))
+    positions = model.daily_positions_frame(
+        model.daily_movements(moves), anchors, window_start, as_of_day
+    ).cache()
+
+    gold_history = (
+        load.snapshot_history(settings, config.schema, history_start, window_start - timedelta(days=1))
+        if previous and history_start < window_start
+        else []
+    )
+    products = product_versions(read_silver_table(spark, bucket, PRODUCTS)).cache()
+    replenishment, forecasts = model_frames(
+        spark, config, recent_sales, positions, gold_history, products, as_of_day
+    )
+    replenishment = replenishment.cache()
+    stores = latest_stores(read_silver_table(spark, bucket, STORES))
+    frames = staging_frames(config, window_sales, stores, products, positions, replenishment, forecasts)
+    run = load.LoadRun(
+        as_of=as_of,
+        window_start=window_start,
+        mode="incremental" if previous else "full",
+        started_at=started_at,
+        overstock_cover_days=config.overstock_cover_days,
+    )
+    try:
+        result = load.load_gold(
+            settings,
+            config.schema,
+            {table: load.csv_lines(frame, table) for table, frame in frames.items()},
+            run,
+        )
+    finally:
+        for cached in (recent_sales, positions, products, replenishment):
+            cached.unpersist()
+    published = alerts.publish_pending(settings, config.schema) if publish else 0
+    return {
+        "schema": config.schema,
+        "mode": run.mode,
+        "as_of": as_of.isoformat(),
+        "window_start": window_start.isoformat(),
+        "run_id": result["run_id"],
+        "rows": result["rows"],
+        "alerts": {**result["alerts"], "published": published},
+        "seconds": round(time.monotonic() - began, 1),
+    }
