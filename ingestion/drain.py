@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from ingestion.bronze_format import BronzeEvent, encode_object, object_key
+from ingestion.bronze_format import BronzeEvent, decode_object, encode_object, object_key, stream_prefix
 from ingestion.checkpoints import Checkpoint, CheckpointStore
 from lakehouse.aws import client
 from lakehouse.config import Settings
@@ -272,3 +272,15 @@ def _drain_all(kinesis, writer, store, summary, max_events, should_stop) -> None
             if checkpoints[shard_id].closed:
                 finished.add(shard_id)
                 progress = True  # its children may be readable now
+
+
+def bronze_lines(settings: Settings, bucket: str | None = None, stream: str | None = None) -> list[dict]:
+    """Every bronze line of `stream` (decoded), for reconciliation and the demo summary."""
+    bucket = bucket or settings.bronze_bucket
+    s3 = client("s3", settings)
+    lines = []
+    prefix = stream_prefix(stream or settings.kinesis_stream)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            lines += decode_object(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+    return lines

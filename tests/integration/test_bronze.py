@@ -9,9 +9,9 @@ from collections import Counter
 import pytest
 
 from ingestion import drain as drain_module
-from ingestion.bronze_format import decode_object, raw_payload, stream_prefix
+from ingestion.bronze_format import raw_payload
 from ingestion.checkpoints import CheckpointStore
-from ingestion.drain import IngestionError, drain
+from ingestion.drain import IngestionError, bronze_lines, drain
 from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.mage import run_pipeline
@@ -54,15 +54,6 @@ def put_events(settings: Settings, stream: str, count: int, stores: int = 7) -> 
         response = kinesis.put_records(StreamName=stream, Records=records)
         assert response["FailedRecordCount"] == 0
     return ids
-
-
-def bronze_lines(settings: Settings, bucket: str, stream: str) -> list[dict]:
-    s3 = client("s3", settings)
-    lines = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=stream_prefix(stream)):
-        for item in page.get("Contents", []):
-            lines += decode_object(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
-    return lines
 
 
 def event_ids(lines: list[dict]) -> Counter:
