@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # Stamp files make `make setup` idempotent: a step reruns only when its inputs change.
 SETUP_STAMPS := $(VENV)/.installed $(LS_VENV)/.installed .cache/jars/.verified .cache/localstack/.kinesis-mock
 
-.PHONY: help setup system-packages up down status logs psql clean test test-unit test-integration \
+.PHONY: help setup system-packages up down status logs psql alerts clean test test-unit test-integration \
         lint format bench demo
 
 help: ## list the targets
@@ -77,6 +77,9 @@ logs: ## last lines of each component's log
 
 psql: ## psql shell on the gold database
 	@psql "$$($(PY) -c 'from lakehouse.config import load_settings; print(load_settings().postgres_url)')"
+
+alerts: ## the latest stock alerts from the SQS queue subscribed to the alerts topic
+	@$(PY) -m spark_jobs.gold.alerts latest --limit $${LIMIT:-20}
 
 clean: down ## stop the stack and delete its data (.run); keeps environments and caches
 	rm -rf .run
