@@ -161,7 +161,10 @@ class Simulation:
         self._sleep = sleep
         self._stop = threading.Event()
         self._started = False
-        self._rng = random.Random(f"{config.seed}:simulation")
+        # A live run of a backfill's seed is the same chain (catalog, stock) with new event ids,
+        # so `make demo` can stream live after its backfill without colliding ids.
+        purpose = "simulation" if config.mode == BACKFILL else "live-simulation"
+        self._rng = random.Random(f"{config.seed}:{purpose}")
         policy = ReplenishmentPolicy(
             cover_days=config.cover_days,
             safety_factor=config.safety_factor,
