@@ -154,6 +154,12 @@ def status(settings: Settings) -> int:
         state = "healthy" if health.ok else "DOWN"
         print(f"  {component.name:<11} {state:<8} {health.detail}  [{owner}]")
         failing += not health.ok
+    if not failing:
+        from lakehouse.stack.lag import lag_report
+
+        print("pipeline lag:")
+        for name, value in lag_report(settings):
+            print(f"  {name:<16} {value}")
     return 1 if failing else 0
 
 

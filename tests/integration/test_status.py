@@ -1,0 +1,23 @@
+"""`make status`: health of each component and the pipeline lag, against the real stack."""
+
+import pytest
+
+from lakehouse.resources import ensure_resources
+from lakehouse.stack.cli import status
+from lakehouse.stack.lag import PROBES, lag_report
+
+pytestmark = pytest.mark.integration
+
+
+def test_every_lag_probe_answers(mage_server, capsys):
+    ensure_resources(mage_server)
+    report = dict(lag_report(mage_server))
+    assert set(report) == set(PROBES)
+    unavailable = {name: value for name, value in report.items() if value.startswith("unavailable")}
+    assert not unavailable
+    assert "kinesis_to_bronze" in report["last success"]
+
+    assert status(mage_server) == 0
+    printed = capsys.readouterr().out
+    assert "pipeline lag:" in printed
+    assert printed.count("healthy") == 3
