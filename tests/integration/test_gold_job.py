@@ -19,6 +19,7 @@ from psycopg2 import sql
 
 from lakehouse.config import Settings
 from lakehouse.db import connect
+from lakehouse.mage import run_pipeline
 from lakehouse.resources import ensure_alerts_channel, ensure_bucket
 from spark_jobs.gold import stock_model as model
 from spark_jobs.gold.config import load_gold_config
@@ -298,6 +299,14 @@ def test_an_incremental_refresh_adds_the_new_day(spark, world: dict):
     assert _query(world, "select count(*) from fact_sales") == [
         (len(world["rows"]["sales_lines"]) + len(new_lines),)
     ]
+
+
+def test_the_mage_pipeline_refreshes_gold(world: dict):
+    variables = {"silver_bucket": world["bucket"], "gold_schema": world["schema"]}
+    run = run_pipeline("silver_to_gold", variables, settings=world["settings"])
+    assert run.succeeded, run.output[-3000:]
+    assert "'mode': 'incremental'" in run.output
+    assert _query(world, "select count(*) from load_runs") == [(4,)]
 
 
 def test_a_failed_load_leaves_gold_as_it_was(spark, world: dict):

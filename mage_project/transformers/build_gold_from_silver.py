@@ -1,0 +1,23 @@
+"""Run the stock model on silver and load gold in one transaction (spark_jobs/gold/job.py)."""
+
+from lakehouse.config import load_settings
+from spark_jobs.gold.job import run_silver_to_gold
+from spark_jobs.session import spark_session
+
+if "transformer" not in globals():
+    from mage_ai.data_preparation.decorators import transformer
+
+
+@transformer
+def build_gold_from_silver(migrated: dict, *args, **kwargs) -> dict:
+    settings = load_settings()
+    summary = run_silver_to_gold(
+        spark_session("silver-to-gold", settings),
+        settings,
+        kwargs.get("silver_bucket"),
+        schema=migrated["gold_schema"],
+        full=str(kwargs.get("full", "false")).lower() == "true",
+        publish=False,
+    )
+    print(f"gold: {summary}")
+    return summary
