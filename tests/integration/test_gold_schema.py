@@ -177,3 +177,15 @@ def test_a_store_manager_sees_only_their_stores_and_the_analyst_cannot_write(
             _as(postgres, *analyst, statement)
         with pytest.raises(errors.InsufficientPrivilege):
             _as(postgres, *manager, statement)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((MIGRATIONS_DIR.parent / "queries").glob("*.sql")), ids=lambda p: p.stem
+)
+def test_example_queries_run(postgres: Settings, gold_schema: str, path: Path):
+    text = path.read_text()
+    assert text.startswith("-- "), "each example query starts with a comment saying what it answers"
+    assert "Grain:" in text
+    with connect(postgres) as connection, connection.cursor() as cursor:
+        cursor.execute(text.replace("gold.", f'"{gold_schema}".'))
+        assert cursor.description is not None
