@@ -28,11 +28,4 @@ provider "aws" {
     sqs     = local.endpoint
     sts     = local.endpoint
   }
-
-  default_tags {
-    tags = {
-      project    = "stock-lakehouse"
-      managed-by = "terraform"
-    }
-  }
 }

@@ -155,9 +155,10 @@ def test_tfvars_command_writes_settings_from_the_environment(tmp_path: Path, mon
 
 
 def _terraform() -> str | None:
-    """terraform on PATH, else the one `make terraform-offline` builds."""
-    built = REPO_ROOT / ".cache" / "terraform" / "bin" / "terraform"
-    return shutil.which("terraform") or (str(built) if built.exists() else None)
+    """$TERRAFORM, else terraform or tofu on PATH, else the tofu `make terraform-offline` builds."""
+    built = REPO_ROOT / ".cache" / "terraform" / "bin" / "tofu"
+    found = os.environ.get("TERRAFORM") or shutil.which("terraform") or shutil.which("tofu")
+    return found or (str(built) if built.exists() else None)
 
 
 @pytest.mark.skipif(_terraform() is None, reason="no terraform binary: run make terraform-offline")
