@@ -1,0 +1,43 @@
+"""Why a bronze line was quarantined: every reason code, in the order the checks apply.
+
+A line gets exactly one reason, the first that applies in `REASONS` order: a payload that is
+not JSON is reported as malformed, not also as missing its fields. The order goes from "cannot
+be read" to "readable but wrong" to "right but already seen", so the code names the most
+basic fault, the one to fix first.
+"""
+
+from __future__ import annotations
+
+MALFORMED_BRONZE_LINE = "malformed_bronze_line"
+MALFORMED_JSON = "malformed_json"
+MISSING_FIELD = "missing_field"
+UNSUPPORTED_EVENT_TYPE = "unsupported_event_type"
+UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
+WRONG_TYPE = "wrong_type"
+NON_POSITIVE_QUANTITY = "non_positive_quantity"
+NEGATIVE_QUANTITY = "negative_quantity"
+NEGATIVE_PRICE = "negative_price"
+OUT_OF_RANGE = "out_of_range"
+DUPLICATE_LINE_NUMBER = "duplicate_line_number"
+EVENT_TIME_IN_FUTURE = "event_time_in_future"
+UNKNOWN_STORE = "unknown_store"
+UNKNOWN_SKU = "unknown_sku"
+DUPLICATE_EVENT_ID = "duplicate_event_id"
+
+REASONS: dict[str, str] = {
+    MALFORMED_BRONZE_LINE: "the bronze line itself is not the JSON that ingestion writes (an ingestion bug)",
+    MALFORMED_JSON: "the payload is not a JSON object (broken JSON, not UTF-8, an array or a scalar)",
+    MISSING_FIELD: "a required field is absent, null, blank, or a required list is empty",
+    UNSUPPORTED_EVENT_TYPE: "event_type is not one silver knows",
+    UNSUPPORTED_SCHEMA_VERSION: "schema_version is not one silver has a schema for, for that event type",
+    WRONG_TYPE: "a field has the wrong JSON type or format (UUID, ISO-8601 time with zone, money)",
+    NON_POSITIVE_QUANTITY: "a sold or delivered quantity is zero or negative",
+    NEGATIVE_QUANTITY: "a counted quantity is negative (zero is a real empty shelf)",
+    NEGATIVE_PRICE: "a money amount (price, discount, cost) is negative",
+    OUT_OF_RANGE: "another number is below its declared minimum (lead time, floor area)",
+    DUPLICATE_LINE_NUMBER: "two lines of one event share a line number (the line key)",
+    EVENT_TIME_IN_FUTURE: "event_time is later than the Kinesis arrival time plus the tolerance",
+    UNKNOWN_STORE: "store_id is in no store event, in silver or in the same batch",
+    UNKNOWN_SKU: "a line's sku is in no product event, in silver or in the same batch",
+    DUPLICATE_EVENT_ID: "event_id was already accepted from another bronze line (earlier or in this batch)",
+}
