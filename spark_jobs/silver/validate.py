@@ -1,0 +1,222 @@
+"""Validation of parsed events: value rules, known stores and SKUs, duplicate event ids.
+
+Each function takes the frame parse.py makes (one row per bronze line, `reason` null while the
+line is fine) and returns it with more reasons set; nothing is ever filtered out, so the
+quarantine gets every line that fails. Rules read what they check from the schema metadata
+(schemas.py), so a renamed field needs no change here.
+
+Duplicates are decided per event_id with one winner: the line already in silver if it is in
+this batch (a rerun of the same bronze object), else the earliest arrival, then the bronze key
+and line. Every other line with that event_id is quarantined as `duplicate_event_id`, so a
+replay of bronze never adds a row to silver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, StructType
+
+from spark_jobs.silver import reasons
+from spark_jobs.silver.parse import first_failure, resolve_reasons
+from spark_jobs.silver.schemas import EVENT_SCHEMAS, PRODUCT, PRODUCT_V1, STORE, STORE_V1, EventSchema
+
+LINE_KEY = ("bronze_key", "bronze_line")
+
+
+def _minimum_checks(event: Column, schema: EventSchema) -> list[tuple[str, Column]]:
+    checks: list[tuple[str, Column]] = []
+    for declared in schema.struct.fields:
+        kind = declared.dataType
+        if isinstance(kind, ArrayType) and isinstance(kind.elementType, StructType):
+            for line_field in kind.elementType.fields:
+                if "minimum" not in line_field.metadata:
+                    continue
+                low = line_field.metadata["minimum"]
+                below = F.exists(event[declared.name], _below(line_field.name, low))
+                detail = f"{declared.name}[].{line_field.name} < {low}"
+                checks.append((line_field.metadata["minimum_reason"], F.when(below, F.lit(detail))))
+        elif "minimum" in declared.metadata:
+            low = declared.metadata["minimum"]
+            detail = f"{declared.name} < {low}"
+            checks.append(
+                (declared.metadata["minimum_reason"], F.when(event[declared.name] < low, F.lit(detail)))
+            )
+    return checks
+
+
+def _below(name: str, low: object):
+    def test(line: Column) -> Column:
+        return line[name] < F.lit(low)
+
+    return test
+
+
+def _line_number_check(event: Column, schema: EventSchema) -> Column | None:
+    line_field = schema.line_field
+    if line_field is None or "line_number" not in line_field.dataType.elementType.fieldNames():
+        return None
+    numbers = F.transform(event[line_field.name], lambda line: line["line_number"])
+    return F.when(F.size(F.array_distinct(numbers)) < F.size(numbers), F.lit("line_number repeats"))
+
+
+def apply_value_rules(
+    events: DataFrame, future_tolerance_seconds: int, schemas: Sequence[EventSchema] = EVENT_SCHEMAS
+) -> DataFrame:
+    """Quantities, prices, line numbers and event times, for lines parsing accepted.
+
+    The future check compares event_time with the Kinesis arrival time, not with the clock of
+    the job, so a rerun next week classifies every line exactly as the first run did.
+    """
+    fine = F.col("reason").isNull()
+    by_reason: dict[str, list[Column]] = {}
+    for schema in schemas:
+        mine = fine & (F.col("schema_key") == schema.key)
+        event = F.col(schema.key)
+        for code, detail in _minimum_checks(event, schema):
+            by_reason.setdefault(code, []).append(F.when(mine, detail))
+        line_numbers = _line_number_check(event, schema)
+        if line_numbers is not None:
+            by_reason.setdefault(reasons.DUPLICATE_LINE_NUMBER, []).append(F.when(mine, line_numbers))
+    latest = F.col("arrived_at") + F.expr(f"INTERVAL {int(future_tolerance_seconds)} SECONDS")
+    future = fine & (F.col("event_time") > latest)
+    by_reason[reasons.EVENT_TIME_IN_FUTURE] = [
+        F.when(future, F.concat(F.lit("event_time is after arrival "), F.col("arrived_at").cast("string")))
+    ]
+    order = list(reasons.REASONS)
+    checks = [(code, F.coalesce(*by_reason[code])) for code in sorted(by_reason, key=order.index)]
+    return resolve_reasons(events, checks)
+
+
+def batch_references(events: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """Store ids and SKUs that store and product events of this batch make known."""
+    fine = F.col("reason").isNull()
+    stores = events.where(fine & (F.col("schema_key") == STORE_V1.key)).select(F.col("store_id"))
+    skus = events.where(fine & (F.col("schema_key") == PRODUCT_V1.key)).select(
+        F.col(f"{PRODUCT_V1.key}.sku").alias("sku")
+    )
+    return stores, skus
+
+
+def _referenced_skus(schemas: Sequence[EventSchema]) -> Column:
+    """All SKUs a line's event names, as one array (null for events that name none)."""
+    arrays = []
+    for schema in schemas:
+        line_field = schema.line_field
+        if line_field is None:
+            continue
+        names = [
+            f.name for f in line_field.dataType.elementType.fields if f.metadata.get("references") == PRODUCT
+        ]
+        for name in names:
+            picked = F.transform(F.col(schema.key)[line_field.name], _pick(name))
+            arrays.append(F.when(F.col("schema_key") == schema.key, picked))
+    return F.coalesce(*arrays)
+
+
+def _pick(name: str):
+    def pick(line: Column) -> Column:
+        return line[name]
+
+    return pick
+
+
+def _store_referencing_keys(schemas: Sequence[EventSchema]) -> list[str]:
+    return [
+        schema.key
+        for schema in schemas
+        if any(f.metadata.get("references") == STORE for f in schema.struct.fields)
+    ]
+
+
+def check_references(
+    events: DataFrame,
+    known_stores: DataFrame,
+    known_skus: DataFrame,
+    schemas: Sequence[EventSchema] = EVENT_SCHEMAS,
+) -> DataFrame:
+    """`unknown_store` and `unknown_sku` for lines that name a store or SKU no reference has.
+
+    `known_stores` has a `store_id` column and `known_skus` a `sku` column: silver's reference
+    tables and this batch's store and product events together (see batch_references).
+    """
+    fine = F.col("reason").isNull()
+    stores = known_stores.select("store_id").where(F.col("store_id").isNotNull()).distinct()
+    skus = known_skus.select("sku").where(F.col("sku").isNotNull()).distinct()
+
+    checked = events.where(fine & F.col("schema_key").isin(*_store_referencing_keys(schemas)))
+    unknown_stores = checked.select(*LINE_KEY, "store_id").join(F.broadcast(stores), "store_id", "left_anti")
+
+    named = events.where(fine).select(*LINE_KEY, F.explode(_referenced_skus(schemas)).alias("sku"))
+    unknown_skus = (
+        named.join(F.broadcast(skus), "sku", "left_anti")
+        .groupBy(*LINE_KEY)
+        .agg(F.min("sku").alias("_unknown_sku"))
+    )
+    flagged = events.join(
+        unknown_stores.select(*LINE_KEY, F.col("store_id").alias("_unknown_store")), list(LINE_KEY), "left"
+    ).join(unknown_skus, list(LINE_KEY), "left")
+    return resolve_reasons(
+        flagged,
+        [
+            (reasons.UNKNOWN_STORE, F.when(fine, F.concat(F.lit("store_id "), F.col("_unknown_store")))),
+            (reasons.UNKNOWN_SKU, F.when(fine, F.concat(F.lit("sku "), F.col("_unknown_sku")))),
+        ],
+    ).drop("_unknown_store", "_unknown_sku")
+
+
+def mark_duplicates(events: DataFrame, existing: DataFrame) -> DataFrame:
+    """`duplicate_event_id` for every line but one per event_id, across this batch and silver.
+
+    `existing` has `event_id`, `bronze_key`, `bronze_line` of events already in silver (one row
+    per event). A line that is itself the silver row (same bronze key and line) is accepted
+    again, which the MERGE then finds and skips: that is what makes a rerun change nothing.
+    """
+    seen = existing.select(
+        "event_id", F.col("bronze_key").alias("_silver_key"), F.col("bronze_line").alias("_silver_line")
+    ).dropDuplicates(["event_id"])
+    fine = F.col("reason").isNull() & F.col("event_id").isNotNull()
+    joined = events.join(seen, "event_id", "left")
+    is_silver_row = (F.col("_silver_key") == F.col("bronze_key")) & (
+        F.col("_silver_line") == F.col("bronze_line")
+    )
+    joined = joined.withColumn("_is_silver_row", F.coalesce(is_silver_row, F.lit(False)))
+    order = Window.partitionBy("event_id").orderBy(
+        F.col("_is_silver_row").desc(), F.col("arrived_at").asc_nulls_last(), *LINE_KEY
+    )
+    joined = joined.withColumn("_rank", F.when(fine, F.row_number().over(order)))
+    in_silver = F.col("_silver_key").isNotNull() & ~F.col("_is_silver_row")
+    detail = first_failure(
+        [
+            (
+                fine & in_silver,
+                F.concat(
+                    F.lit("already in silver from "), F.col("_silver_key"), F.lit(":"), F.col("_silver_line")
+                ),
+            ),
+            (fine & (F.col("_rank") > 1), F.lit("repeats an earlier line of this batch")),
+        ]
+    )
+    return resolve_reasons(joined, [(reasons.DUPLICATE_EVENT_ID, detail)]).drop(
+        "_silver_key", "_silver_line", "_is_silver_row", "_rank"
+    )
+
+
+def keep_settled(events: DataFrame, quarantined: DataFrame) -> DataFrame:
+    """Lines already in the quarantine keep the reason they got there, whatever they get now.
+
+    `quarantined` has `bronze_key`, `bronze_line`, `reason`, `detail` of quarantined lines of
+    this batch's objects. Only a reprocessed object has any; the MERGE then skips them.
+    """
+    settled = quarantined.select(
+        *LINE_KEY, F.col("reason").alias("_settled_reason"), F.col("detail").alias("_settled_detail")
+    ).dropDuplicates(list(LINE_KEY))
+    joined = events.join(settled, list(LINE_KEY), "left")
+    again = F.col("_settled_reason").isNotNull()
+    return (
+        joined.withColumn("reason", F.when(again, F.col("_settled_reason")).otherwise(F.col("reason")))
+        .withColumn("detail", F.when(again, F.col("_settled_detail")).otherwise(F.col("detail")))
+        .drop("_settled_reason", "_settled_detail")
+    )
