@@ -7,8 +7,9 @@ What one run does:
    `full=True`), else from `GOLD_LATE_DAYS` days before the last load's `as_of`, so late
    events are picked up and loading the same window twice changes nothing;
 3. computes, in Spark, the daily stock positions of the window (anchored on gold's closing
-   stock of the day before), the demand statistics of the history before `as_of` (silver's
-   sales; gold tells which earlier days ended empty), forecasts, replenishment figures, risk;
+   stock of the day before, read from gold over JDBC), the demand statistics of the complete
+   days before `as_of` (gold's snapshots before the window, this run's positions within it),
+   forecasts, replenishment figures and risk;
 4. loads dimensions, sales facts, the daily aggregate, snapshots, positions, forecasts and the
    alert lifecycle into gold in one transaction (`load.load_gold`);
 5. publishes new and escalated alerts to SNS (`alerts.publish_pending`).
@@ -60,71 +61,30 @@ def _since(frame: DataFrame, first_day: date) -> DataFrame:
 
 
 def history_frame(
-    spark: SparkSession,
-    sales: DataFrame,
-    positions: DataFrame,
-    gold_history: list[tuple],
-    first_day: date,
-    as_of_day: date,
+    gold_snapshots: DataFrame, positions: DataFrame, first_day: date, as_of_day: date
 ) -> DataFrame:
     """(store_id, sku, day, sold, in_stock) for each complete day from `first_day` to before `as_of_day`.
 
-    Store-SKUs are those with a position today; each starts at its first known day. A day is
-    out of stock when it ended with nothing on the shelf, as gold (earlier days) or this run's
-    positions (the window) say.
+    Days before this run's window come from gold's snapshots, the window's from this run's
+    positions; both are dense from a store-SKU's first count on. A day is out of stock when it
+    ended with nothing on the shelf.
     """
-    gold = spark.createDataFrame(
-        gold_history, "store_id string, sku string, first_day date, stockout_days array<date>"
-    )
-    known_from = (
-        positions.groupBy(*_KEY)
-        .agg(F.min("day").alias("first_day"))
-        .unionByName(gold.select(*_KEY, "first_day"))
-        .groupBy(*_KEY)
-        .agg(F.min("first_day").alias("first_day"))
-    )
-    last_day = as_of_day - timedelta(days=1)
-    modelled = positions.where(F.col("day") == F.lit(as_of_day)).select(*_KEY).join(known_from, _KEY)
-    start = F.greatest(F.col("first_day"), F.lit(first_day))
-    spine = modelled.where(start <= F.lit(last_day)).select(
-        *_KEY, F.explode(F.sequence(start, F.lit(last_day))).alias("day")
-    )
-    sold = (
-        sales.withColumn("day", F.to_date("event_time"))
-        .where((F.col("day") >= F.lit(first_day)) & (F.col("day") <= F.lit(last_day)))
-        .groupBy(*_KEY, "day")
-        .agg(F.sum("quantity").cast("int").alias("sold"))
-    )
-    empty_days = (
-        gold.select(*_KEY, F.explode("stockout_days").alias("day"))
-        .unionByName(positions.where(F.col("closing") <= 0).select(*_KEY, "day"))
-        .distinct()
-        .withColumn("out_of_stock", F.lit(True))
-    )
-    return (
-        spine.join(sold, [*_KEY, "day"], "left")
-        .join(empty_days, [*_KEY, "day"], "left")
-        .select(
-            *_KEY,
-            "day",
-            F.coalesce(F.col("sold"), F.lit(0)).alias("sold"),
-            F.col("out_of_stock").isNull().alias("in_stock"),
-        )
+    days = gold_snapshots.unionByName(positions.select(*_KEY, "day", "sold", "closing"))
+    return days.where((F.col("day") >= F.lit(first_day)) & (F.col("day") < F.lit(as_of_day))).select(
+        *_KEY, "day", "sold", (F.col("closing") > 0).alias("in_stock")
     )
 
 
 def model_frames(
-    spark: SparkSession,
     config: GoldConfig,
-    sales: DataFrame,
+    gold_snapshots: DataFrame,
     positions: DataFrame,
-    gold_history: list[tuple],
     products: DataFrame,
     as_of_day: date,
 ) -> tuple[DataFrame, DataFrame]:
     """(replenishment per store-SKU with its predicted stockout date, forecasts) as of `as_of_day`."""
     history_start = as_of_day - timedelta(days=config.demand_history_days)
-    history = history_frame(spark, sales, positions, gold_history, history_start, as_of_day)
+    history = history_frame(gold_snapshots, positions, history_start, as_of_day)
     stats = model.demand_stats_frame(history, as_of_day, config.ewma_alpha, config.demand_history_days)
     stock = positions.where(F.col("day") == F.lit(as_of_day)).select(
         *_KEY, F.col("closing").alias("on_hand"), F.col("sold").alias("sold_today")
@@ -247,27 +207,27 @@ def run_silver_to_gold(
         window_start = min(previous[0].astimezone(UTC).date(), as_of_day) - timedelta(days=config.late_days)
         window_start = max(window_start, oldest_day)
     history_start = as_of_day - timedelta(days=config.demand_history_days)
-    read_from = min(window_start, history_start)
 
-    recent_sales = sales.where(F.col("event_date") >= F.lit(read_from - timedelta(days=1)))
-    recent_sales = _since(recent_sales, read_from).cache()
-    window_sales = _since(recent_sales, window_start)
-    anchor_rows = load.anchors(settings, config.schema, window_start - timedelta(days=1)) if previous else []
-    anchors = spark.createDataFrame(anchor_rows, "store_id string, sku string, anchor int")
+    window_sales = _since(
+        sales.where(F.col("event_date") >= F.lit(window_start - timedelta(days=1))), window_start
+    )
+    window_sales = window_sales.cache()
+    if previous is None:
+        gold_snapshots = spark.createDataFrame(
+            [], "store_id string, sku string, day date, sold int, closing int"
+        )
+    else:
+        gold_snapshots = load.read_gold_snapshots(
+            spark, settings, config.schema, min(history_start, window_start), window_start - timedelta(days=1)
+        ).cache()
+    anchors = gold_snapshots.where(F.col("day") == F.lit(window_start - timedelta(days=1))).select(
+        *_KEY, F.col("closing").alias("anchor")
+    )
     moves = model.movements(window_sales, _since(deliveries, window_start), _since(counts, window_start))
-    positions = model.daily_positions_frame(
-        model.daily_movements(moves), anchors, window_start, as_of_day
-    ).cache()
-
-    gold_history = (
-        load.snapshot_history(settings, config.schema, history_start, window_start - timedelta(days=1))
-        if previous and history_start < window_start
-        else []
-    )
+    daily = model.daily_movements(moves)
+    positions = model.daily_positions_frame(daily, anchors, window_start, as_of_day).cache()
     products = product_versions(read_silver_table(spark, bucket, PRODUCTS)).cache()
-    replenishment, forecasts = model_frames(
-        spark, config, recent_sales, positions, gold_history, products, as_of_day
-    )
+    replenishment, forecasts = model_frames(config, gold_snapshots, positions, products, as_of_day)
     replenishment = replenishment.cache()
     stores = latest_stores(read_silver_table(spark, bucket, STORES))
     frames = staging_frames(config, window_sales, stores, products, positions, replenishment, forecasts)
@@ -286,7 +246,7 @@ def run_silver_to_gold(
             run,
         )
     finally:
-        for cached in (recent_sales, positions, products, replenishment):
+        for cached in (window_sales, gold_snapshots, positions, products, replenishment):
             cached.unpersist()
     published = alerts.publish_pending(settings, config.schema) if publish else 0
     return {

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from psycopg2 import sql
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType
 
@@ -488,42 +488,40 @@ def last_load(settings: Settings, schema: str) -> tuple[datetime, date] | None:
     return (row[0], row[1]) if row else None
 
 
-def anchors(settings: Settings, schema: str, day: date) -> list[tuple[str, str, int]]:
-    """(store_id, sku, closing stock) of every store-SKU at the end of `day`, from gold."""
-    with connect(settings) as connection, connection.cursor() as cursor:
-        cursor.execute(
-            sql.SQL(
-                "select store_id, sku, closing_on_hand from {}.fact_inventory_snapshot "
-                "where date_key = to_char(%s::date, 'YYYYMMDD')::integer"
-            ).format(sql.Identifier(schema)),
-            (day,),
+def read_gold_snapshots(
+    spark: SparkSession, settings: Settings, schema: str, first_day: date, last_day: date
+) -> DataFrame:
+    """(store_id, sku, day, sold, closing) of gold's inventory snapshots between two days, over JDBC.
+
+    Spark reads it straight from PostgreSQL, in a few date ranges at once, so the stock model's
+    history and anchors come from gold without passing through the driver.
+    """
+    first_key, last_key = (int(day.strftime("%Y%m%d")) for day in (first_day, last_day))
+    query = (
+        f'select store_id, sku, date_key, sold, closing_on_hand from "{schema}".fact_inventory_snapshot '
+        f"where date_key between {first_key} and {last_key}"
+    )
+    frame = (
+        spark.read.format("jdbc")
+        .option(
+            "url",
+            f"jdbc:postgresql://{settings.postgres_host}:{settings.postgres_port}/{settings.postgres_db}",
         )
-        return cursor.fetchall()
-
-
-def snapshot_history(settings: Settings, schema: str, first_day: date, last_day: date) -> list[tuple]:
-    """Per store-SKU in gold between two days: (store_id, sku, first day, [days it ended empty])."""
-    with connect(settings) as connection, connection.cursor() as cursor:
-        cursor.execute(
-            sql.SQL(
-                """
-                with snapshots as (
-                    select snapshot.store_id, snapshot.sku, day.calendar_date, snapshot.closing_on_hand
-                    from {}.fact_inventory_snapshot as snapshot
-                    join {}.dim_date as day on day.date_key = snapshot.date_key
-                    where snapshot.date_key between to_char(%s::date, 'YYYYMMDD')::integer
-                        and to_char(%s::date, 'YYYYMMDD')::integer
-                )
-
-                select
-                    store_id,
-                    sku,
-                    min(calendar_date),
-                    coalesce(array_agg(calendar_date) filter (where closing_on_hand <= 0), '{{}}')
-                from snapshots
-                group by store_id, sku
-                """
-            ).format(sql.Identifier(schema), sql.Identifier(schema)),
-            (first_day, last_day),
-        )
-        return cursor.fetchall()
+        .option("driver", "org.postgresql.Driver")
+        .option("user", settings.postgres_user)
+        .option("password", settings.postgres_password)
+        .option("dbtable", f"({query}) as snapshots")
+        .option("partitionColumn", "date_key")
+        .option("lowerBound", first_key)
+        .option("upperBound", last_key + 1)
+        .option("numPartitions", 4)
+        .option("fetchsize", 10_000)
+        .load()
+    )
+    return frame.select(
+        "store_id",
+        "sku",
+        F.to_date(F.col("date_key").cast("string"), "yyyyMMdd").alias("day"),
+        "sold",
+        F.col("closing_on_hand").alias("closing"),
+    )
