@@ -2,6 +2,7 @@
 
 Silver's own table definitions live in `spark_jobs/silver/`; this module names only the columns
 gold needs and the types it expects, so aligning with a change in silver is a change here.
+tests/unit/test_gold_silver_contract.py holds it to `spark_jobs.silver.tables`.
 `read_silver_table` checks the Delta table against this contract and returns exactly these
 columns (cast to these types), so nothing downstream depends on silver's other columns. A column
 marked optional may be absent (it reads as null); `event_date` is derived from `event_time`
