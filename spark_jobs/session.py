@@ -7,6 +7,7 @@ real AWS is a change of `SPARK_MASTER` and `AWS_ENDPOINT_URL` in `.env`, nothing
 from __future__ import annotations
 
 import os
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -58,6 +59,9 @@ def spark_session(app_name: str = "stock-lakehouse", settings: Settings | None =
     settings = settings or load_settings()
     # Spark reads SPARK_LOCAL_IP when it picks the address of its block manager and RPC server.
     os.environ.setdefault("SPARK_LOCAL_IP", settings.spark_local_ip)
+    # Python workers run this interpreter (the project's virtualenv), not whatever python3 is on
+    # PATH; on a cluster, set PYSPARK_PYTHON to the executors' interpreter instead.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     for key, value in spark_conf(settings).items():
         builder = builder.config(key, value)
