@@ -132,6 +132,8 @@ def stock_tables(sales: DataFrame) -> dict[SilverTable, DataFrame]:
 
 
 def write(frame: DataFrame, bucket: str, table: SilverTable, mode: str = "overwrite") -> None:
+    if "loaded_at" in frame.columns:
+        frame = frame.withColumn("loaded_at", F.current_timestamp())
     frame.write.format("delta").mode(mode).save(silver_table_path(bucket, table))
 
 

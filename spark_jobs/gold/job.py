@@ -4,8 +4,9 @@ What one run does:
 
 1. reads the silver tables (`silver_contract`); the data clock `as_of` is the newest event;
 2. picks the window of event days to (re)read: everything on the first run (or with
-   `full=True`), else from `GOLD_LATE_DAYS` days before the last load's `as_of`, so late
-   events are picked up and loading the same window twice changes nothing;
+   `full=True`), else from `GOLD_LATE_DAYS` days before the last load's `as_of`, or from the
+   earliest event day silver stored since the last load (its `loaded_at`), so late events are
+   picked up however late; loading the same window twice changes nothing;
 3. computes, in Spark, the daily stock positions of the window (anchored on gold's closing
    stock of the day before, read from gold over JDBC), the demand statistics of the complete
    days before `as_of` (gold's snapshots before the window, this run's positions within it),
@@ -18,6 +19,7 @@ What one run does:
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from pyspark.sql import DataFrame, SparkSession
@@ -44,16 +46,54 @@ def _epoch_to_utc(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
-def newest_and_oldest(frames: list[DataFrame]) -> tuple[datetime | None, date | None]:
-    """(newest event time, oldest event day) over stock events, in UTC."""
-    times = frames[0].select("event_time")
+@dataclass(frozen=True)
+class SilverExtent:
+    """What silver's stock events span: newest event time, oldest event day, newest loaded_at."""
+
+    newest_event: datetime | None
+    oldest_day: date | None
+    newest_loaded: datetime | None
+
+
+def _stock_events(frames: list[DataFrame]) -> DataFrame:
+    events = frames[0].select("event_time", "loaded_at")
     for frame in frames[1:]:
-        times = times.unionByName(frame.select("event_time"))
-    row = times.agg(
-        F.max(F.col("event_time").cast("double")).alias("newest"),
-        F.min(F.to_date("event_time")).alias("oldest"),
-    ).first()
-    return _epoch_to_utc(row["newest"]), row["oldest"]
+        events = events.unionByName(frame.select("event_time", "loaded_at"))
+    return events
+
+
+def silver_extent(frames: list[DataFrame]) -> SilverExtent:
+    """One pass over the event and load times of sales, deliveries and counts (UTC)."""
+    row = (
+        _stock_events(frames)
+        .agg(
+            F.max(F.col("event_time").cast("double")).alias("newest"),
+            F.min(F.to_date("event_time")).alias("oldest"),
+            F.max(F.col("loaded_at").cast("double")).alias("loaded"),
+        )
+        .first()
+    )
+    return SilverExtent(_epoch_to_utc(row["newest"]), row["oldest"], _epoch_to_utc(row["loaded"]))
+
+
+def first_day_loaded_after(frames: list[DataFrame], loaded_after: datetime) -> date | None:
+    """The earliest event day among rows silver stored after `loaded_after`: late events included."""
+    late = _stock_events(frames).where(F.col("loaded_at") > F.lit(loaded_after))
+    return late.agg(F.min(F.to_date("event_time")).alias("first")).first()["first"]
+
+
+def window_start_after(
+    previous: load.PreviousLoad, frames: list[DataFrame], extent: SilverExtent, late_days: int
+) -> date:
+    """First event day an incremental load rereads: `late_days` before the last load's data time,
+    or earlier if silver has since stored events from before that."""
+    as_of_day = extent.newest_event.date()
+    start = min(previous.as_of.astimezone(UTC).date(), as_of_day) - timedelta(days=late_days)
+    if previous.silver_loaded_through is not None:
+        late = first_day_loaded_after(frames, previous.silver_loaded_through)
+        if late is not None:
+            start = min(start, late)
+    return max(start, extent.oldest_day)
 
 
 def _since(frame: DataFrame, first_day: date) -> DataFrame:
@@ -195,17 +235,18 @@ def run_silver_to_gold(
     sales = read_silver_table(spark, bucket, SALES_LINES)
     deliveries = read_silver_table(spark, bucket, DELIVERIES)
     counts = read_silver_table(spark, bucket, STOCK_COUNTS)
-    as_of, oldest_day = newest_and_oldest([sales, deliveries, counts])
-    if as_of is None:
+    stock_frames = [sales, deliveries, counts]
+    extent = silver_extent(stock_frames)
+    if extent.newest_event is None:
         return {"status": "silver has no sales, deliveries or stock counts yet", "schema": config.schema}
+    as_of = extent.newest_event
 
     previous = None if full else load.last_load(settings, config.schema)
     as_of_day = as_of.date()
     if previous is None:
-        window_start = oldest_day
+        window_start = extent.oldest_day
     else:
-        window_start = min(previous[0].astimezone(UTC).date(), as_of_day) - timedelta(days=config.late_days)
-        window_start = max(window_start, oldest_day)
+        window_start = window_start_after(previous, stock_frames, extent, config.late_days)
     history_start = as_of_day - timedelta(days=config.demand_history_days)
 
     window_sales = _since(
@@ -237,6 +278,7 @@ def run_silver_to_gold(
         mode="incremental" if previous else "full",
         started_at=started_at,
         overstock_cover_days=config.overstock_cover_days,
+        silver_loaded_through=extent.newest_loaded,
     )
     try:
         result = load.load_gold(

@@ -399,6 +399,7 @@ class LoadRun:
     mode: str  # full or incremental
     started_at: datetime
     overstock_cover_days: float
+    silver_loaded_through: datetime | None = None
 
 
 def alert_conditions_of_staged_positions(cursor, run: LoadRun) -> list[alerts.AlertCondition]:
@@ -462,30 +463,39 @@ def load_gold(settings: Settings, schema: str, staged: dict[str, Iterable[str]],
         conditions = alert_conditions_of_staged_positions(cursor, run)
         alert_counts = alerts.apply_lifecycle(cursor, conditions, run.as_of)
         cursor.execute(
-            "insert into load_runs (mode, as_of, window_start, row_counts, started_at) "
-            "values (%s, %s, %s, %s::jsonb, %s) returning run_id",
+            "insert into load_runs (mode, as_of, window_start, row_counts, started_at, "
+            "silver_loaded_through) values (%s, %s, %s, %s::jsonb, %s, %s) returning run_id",
             (
                 run.mode,
                 run.as_of,
                 run.window_start,
                 json.dumps(counts | alert_counts, sort_keys=True),
                 run.started_at,
+                run.silver_loaded_through,
             ),
         )
         run_id = cursor.fetchone()[0]
     return {"run_id": run_id, "rows": counts, "alerts": alert_counts}
 
 
-def last_load(settings: Settings, schema: str) -> tuple[datetime, date] | None:
-    """(as_of, window_start) of the newest load in gold, or None before the first."""
+@dataclass(frozen=True)
+class PreviousLoad:
+    as_of: datetime
+    window_start: date
+    silver_loaded_through: datetime | None
+
+
+def last_load(settings: Settings, schema: str) -> PreviousLoad | None:
+    """The newest load in gold, or None before the first."""
     with connect(settings) as connection, connection.cursor() as cursor:
         cursor.execute(
             sql.SQL(
-                "select as_of, window_start from {}.load_runs order by as_of desc, run_id desc limit 1"
+                "select as_of, window_start, silver_loaded_through from {}.load_runs "
+                "order by as_of desc, run_id desc limit 1"
             ).format(sql.Identifier(schema))
         )
         row = cursor.fetchone()
-    return (row[0], row[1]) if row else None
+    return PreviousLoad(*row) if row else None
 
 
 def read_gold_snapshots(

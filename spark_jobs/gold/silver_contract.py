@@ -6,7 +6,8 @@ tests/unit/test_gold_silver_contract.py holds it to `spark_jobs.silver.tables`.
 `read_silver_table` checks the Delta table against this contract and returns exactly these
 columns (cast to these types), so nothing downstream depends on silver's other columns. A column
 marked optional may be absent (it reads as null); `event_date` is derived from `event_time`
-(UTC) when silver does not store it.
+(UTC) when silver does not store it. `loaded_at` (when silver stored the row) lets gold find
+events that arrived late, whatever their event time.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ SALES_LINES = SilverTable(
         _c("event_date", DateType()),
         _c("payment_method", StringType()),
         _c("loyalty_id", StringType(), optional=True),
+        _c("loaded_at", TimestampType(), optional=True),
     ),
 )
 
@@ -78,6 +80,7 @@ DELIVERIES = SilverTable(
         _c("sku", StringType()),
         _c("quantity", IntegerType()),
         _c("event_time", TimestampType()),
+        _c("loaded_at", TimestampType(), optional=True),
     ),
 )
 
@@ -89,6 +92,7 @@ STOCK_COUNTS = SilverTable(
         _c("sku", StringType()),
         _c("counted_quantity", IntegerType()),
         _c("event_time", TimestampType()),
+        _c("loaded_at", TimestampType(), optional=True),
     ),
 )
 
