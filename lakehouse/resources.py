@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from botocore.exceptions import ClientError
 
 from lakehouse.aws import client
-from lakehouse.config import Settings, load_settings
+from lakehouse.config import REPO_ROOT, Settings, load_settings
 
 # Values with no variable in .env; terraform/variables.tf has the same defaults (tested).
 IAM_NAME_PREFIX = "stock-lakehouse"
@@ -316,6 +317,14 @@ def ensure_resources(settings: Settings, iam_name_prefix: str = IAM_NAME_PREFIX)
     policies = stage_policies(stream_arn, settings.bronze_bucket, settings.silver_bucket, topic_arn)
     role_arns = ensure_stage_roles(settings, policies, iam_name_prefix)
     return Resources(stream_arn, buckets, topic_arn, queue_url, role_arns)
+
+
+def terraform_ready() -> bool:
+    """True when `make tf-apply` can run offline: a CLI and the provider mirror of terraform.mk."""
+    cache = REPO_ROOT / ".cache" / "terraform"
+    cli = shutil.which("terraform") or shutil.which("tofu") or (cache / "bin" / "tofu").exists()
+    mirror = cache / "providers" / "registry.terraform.io" / "hashicorp" / "aws"
+    return bool(cli) and any(mirror.glob("*/*/terraform-provider-aws_v*"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,10 @@ TF_PLATFORM ?= linux_amd64
 
 TF_CACHE := $(CURDIR)/.cache/terraform
 TF_MIRROR := $(TF_CACHE)/providers
-TF_PROVIDER := $(TF_MIRROR)/registry.terraform.io/hashicorp/aws/$(TF_AWS_PROVIDER_VERSION)/$(TF_PLATFORM)/terraform-provider-aws_v$(TF_AWS_PROVIDER_VERSION)
+TF_PROVIDER_PATH := hashicorp/aws/$(TF_AWS_PROVIDER_VERSION)/$(TF_PLATFORM)/terraform-provider-aws_v$(TF_AWS_PROVIDER_VERSION)
+TF_PROVIDER := $(TF_MIRROR)/registry.terraform.io/$(TF_PROVIDER_PATH)
+# OpenTofu looks providers up under its own registry's name; it gets a hard link to the same file.
+TOFU_PROVIDER := $(TF_MIRROR)/registry.opentofu.org/$(TF_PROVIDER_PATH)
 TF_RC := $(TF_CACHE)/terraformrc
 TF_VARS := $(TF_CACHE)/lakehouse.tfvars.json
 # terraform on PATH, else tofu on PATH, else the tofu built here.
@@ -28,7 +31,7 @@ GO_ENV = GOPATH=$(CURDIR)/.cache/go GOCACHE=$(CURDIR)/.cache/go/build GOFLAGS=-m
 
 .PHONY: terraform-offline tf-init tf-vars tf-plan tf-apply tf-destroy tf-validate tf-fmt
 
-terraform-offline: $(filter $(TF_CACHE)/%,$(TERRAFORM)) $(TF_PROVIDER) $(TF_MIRROR)/registry.opentofu.org $(TF_RC) ## build the Terraform AWS provider mirror from the Go module proxy (once)
+terraform-offline: $(filter $(TF_CACHE)/%,$(TERRAFORM)) $(TF_PROVIDER) $(TOFU_PROVIDER) $(TF_RC) ## build the Terraform AWS provider mirror from the Go module proxy (once)
 	@echo "terraform mirror ready: $(TERRAFORM), hashicorp/aws $(TF_AWS_PROVIDER_VERSION)"
 
 # Measured on 2 shared cores: 46 min (49 CPU-minutes), 9.3 GB peak memory (the link), 8 GB of
@@ -45,10 +48,9 @@ $(TF_PROVIDER):
 	@mv $(TF_CACHE)/gobin/terraform-provider-aws $@
 	@$(if $(TF_KEEP_GO_CACHE),true,$(GO_ENV) go clean -cache -modcache)
 
-# OpenTofu reads the same configuration and looks providers up under its own registry's name.
-$(TF_MIRROR)/registry.opentofu.org:
+$(TOFU_PROVIDER): $(TF_PROVIDER)
 	@mkdir -p $(@D)
-	@ln -sfn registry.terraform.io $@
+	@ln -f $< $@
 
 # With no terraform on the machine, build OpenTofu: Terraform's own module cannot be built from
 # the proxy (its go.mod replaces backends with folders that the module zip leaves out). OpenTofu's
