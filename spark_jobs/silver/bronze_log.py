@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -68,7 +68,7 @@ def ensure_log(spark: SparkSession, root: str) -> None:
 
 
 def listing_start(stream: str, newest_key: str | None, lookback_hours: int) -> str | None:
-    """The S3 `StartAfter` for a listing: the newest logged hour minus the lookback.
+    """Where a listing starts: the newest logged hour minus the lookback (keys sort by time).
 
     None (list everything) when nothing is logged yet or the key has no ingest date and hour.
     The lookback covers objects that land in an hour after later hours were listed (a slow
@@ -83,17 +83,37 @@ def listing_start(stream: str, newest_key: str | None, lookback_hours: int) -> s
     return f"{stream_prefix(stream)}ingest_date={hour:%Y-%m-%d}/ingest_hour={hour:%H}/"
 
 
-def list_objects(settings: Settings, bucket: str, stream: str, start_after: str | None) -> list[BronzeObject]:
-    """Bronze objects of `stream` in key order, after `start_after` when given."""
+def listing_prefixes(stream: str, start: str | None, today: date) -> list[str]:
+    """S3 prefixes to list: one per ingest date from `start`'s through tomorrow, or the whole stream.
+
+    Listing by date prefix rather than with `StartAfter`: LocalStack compares StartAfter with
+    URL-encoded keys, so a key with `=` in it (all of ours) sorts wrongly and the listing comes
+    back empty. Tomorrow is included for clocks a little ahead.
+    """
+    if start is None:
+        return [stream_prefix(stream)]
+    found = _HOUR_IN_KEY.search(start)
+    if found is None:
+        return [stream_prefix(stream)]
+    day = datetime.strptime(found[1], "%Y-%m-%d").date()
+    last = max(today, day) + timedelta(days=1)
+    prefixes = []
+    while day <= last:
+        prefixes.append(f"{stream_prefix(stream)}ingest_date={day:%Y-%m-%d}/")
+        day += timedelta(days=1)
+    return prefixes
+
+
+def list_objects(settings: Settings, bucket: str, stream: str, start: str | None) -> list[BronzeObject]:
+    """Bronze objects of `stream` in key order, after `start` when given."""
     paginator = client("s3", settings).get_paginator("list_objects_v2")
-    arguments = {"Bucket": bucket, "Prefix": stream_prefix(stream)}
-    if start_after:
-        arguments["StartAfter"] = start_after
     found = []
-    for page in paginator.paginate(**arguments):
-        for item in page.get("Contents", []):
-            if item["Key"].endswith(OBJECT_SUFFIX):
-                found.append(BronzeObject(item["Key"], int(item["Size"])))
+    for prefix in listing_prefixes(stream, start, datetime.now(UTC).date()):
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if key.endswith(OBJECT_SUFFIX) and (start is None or key > start):
+                    found.append(BronzeObject(key, int(item["Size"])))
     return sorted(found, key=lambda item: item.key)
 
 

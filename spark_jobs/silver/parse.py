@@ -91,8 +91,7 @@ def resolve_reasons(frame: DataFrame, checks: Sequence[tuple[str, Column]]) -> D
     expression twice into the next, which grows the plan exponentially.
     """
     names = [f"_check_{index}" for index in range(len(checks))]
-    for name, (_, detail) in zip(names, checks, strict=True):
-        frame = frame.withColumn(name, detail)
+    frame = frame.withColumns({name: detail for name, (_, detail) in zip(names, checks, strict=True)})
     reason = F.when(F.col("reason").isNotNull(), F.col("reason"))
     detail = F.when(F.col("reason").isNotNull(), F.col("detail"))
     for name, (code, _) in zip(names, checks, strict=True):
@@ -308,18 +307,37 @@ def parse_events(bronze: DataFrame, schemas: Sequence[EventSchema] = EVENT_SCHEM
     `event_time`, `store_id`, `schema_version`, and a column named by each schema's key, null
     unless the line is that kind of event and could be read.
     """
-    frame = bronze.withColumn(
-        "_probe", F.when(F.col("reason").isNull(), F.from_json("payload", ENVELOPE_PROBE, JSON_OPTIONS))
+    # Few, wide projections: each DataFrame step is analysed again, which costs more than the rows.
+    probe = F.when(F.col("reason").isNull(), F.from_json("payload", ENVELOPE_PROBE, JSON_OPTIONS))
+    frame = bronze.withColumn("_probe", probe)
+    readable = F.coalesce(
+        F.col("_probe").isNotNull() & F.col(f"_probe.{CORRUPT_COLUMN}").isNull(), F.lit(False)
     )
-    readable = F.col("_probe").isNotNull() & F.col(f"_probe.{CORRUPT_COLUMN}").isNull()
-    frame = frame.withColumn("_readable", F.coalesce(readable, F.lit(False)))
+    event_type = F.when(readable & (F.trim("_probe.event_type") != ""), F.trim("_probe.event_type"))
+    frame = frame.withColumns(
+        {
+            "_readable": readable,
+            "event_type": event_type,
+            "_version": F.when(readable, F.trim("_probe.schema_version")),
+        }
+    )
     readable = F.col("_readable")
-    frame = frame.withColumn(
-        "event_type", F.when(readable & (F.trim("_probe.event_type") != ""), F.trim("_probe.event_type"))
-    )
-    frame = frame.withColumn("_version", F.when(readable, F.trim("_probe.schema_version")))
+    typed_columns = {
+        f"_typed_{schema.key}": F.when(
+            F.col("schema_key") == schema.key, F.from_json("payload", schema.parse_struct, JSON_OPTIONS)
+        )
+        for schema in schemas
+    }
     frame = frame.withColumn(
         "schema_key", F.when(readable, schema_key_column(F.col("event_type"), F.col("_version")))
+    ).withColumns(typed_columns)
+    frame = frame.withColumns(
+        {
+            schema.key: F.when(
+                F.col("schema_key") == schema.key, normalise(F.col(f"_typed_{schema.key}"), schema)
+            )
+            for schema in schemas
+        }
     )
 
     event_type, version = F.col("event_type"), F.col("_version")
@@ -352,12 +370,7 @@ def parse_events(bronze: DataFrame, schemas: Sequence[EventSchema] = EVENT_SCHEM
     ]
     for schema in schemas:
         mine = F.coalesce(F.col("schema_key") == schema.key, F.lit(False))
-        typed_name = f"_typed_{schema.key}"
-        frame = frame.withColumn(
-            typed_name, F.when(mine, F.from_json("payload", schema.parse_struct, JSON_OPTIONS))
-        )
-        typed = F.col(typed_name)
-        frame = frame.withColumn(schema.key, F.when(mine, normalise(typed, schema)))
+        typed = F.col(f"_typed_{schema.key}")
         normalised = F.col(schema.key)
         corrupt = mine & typed[CORRUPT_COLUMN].isNotNull()
         checks += [

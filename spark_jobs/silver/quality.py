@@ -6,8 +6,10 @@ Suites are declared here as data, one per table, each expectation critical or a 
   quantities and prices in range); one failing means a bug or a gap in validation, so the run
   stops before writing anything, its bronze objects stay unprocessed, and the error names the
   table, the expectation and sample bad rows by key;
+- one batch-level critical check: the quarantine holds at most SILVER_MAX_QUARANTINE_SHARE of
+  the batch's lines (a broken producer, not noise); below 100 lines it is only a warning;
 - warnings are plausibility checks (a discount above the line's value, a basket quantity out of
-  the ordinary, many lines quarantined); they are recorded and reported, never blocking.
+  the ordinary, a value outside the producer's enums); recorded and reported, never blocking.
 
 Every result (passed or not) is appended to the `_meta/quality_results` Delta table on the
 silver bucket, with the run id, so a run's quality can be read back after the fact, and the
@@ -124,6 +126,22 @@ SUITES: dict[str, tuple[Check, ...]] = {
         Check("expect_column_values_to_be_in_set", {"column": "reason", "value_set": list(reasons.REASONS)}),
     ),
 }
+# Below this many bronze lines a high quarantined share is a warning: two bad lines out of three
+# are noise, not a broken producer, and must not block the pipeline.
+MIN_LINES_FOR_SHARE = 100
+
+
+def quarantine_share_check(bronze_lines: int, max_share: float) -> Check:
+    """The quarantine may hold at most `max_share` of the batch's lines (SILVER_MAX_QUARANTINE_SHARE).
+
+    More means a broken producer, not noise: the run fails so that someone looks, unless the
+    batch is too small for a share to mean anything.
+    """
+    severity = CRITICAL if bronze_lines >= MIN_LINES_FOR_SHARE else WARNING
+    limit = int(max_share * bronze_lines)
+    return Check("expect_table_row_count_to_be_between", {"max_value": limit}, severity)
+
+
 # Which columns name a row in samples of bad rows.
 ROW_KEYS: dict[str, list[str]] = {
     "sales_lines": ["event_id", "line_number"],

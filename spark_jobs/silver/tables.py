@@ -23,6 +23,7 @@ Lines, like events, are immutable once accepted (a changed copy is a duplicate, 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -223,19 +224,24 @@ def merge_rows(
     partition_by: str | None = None,
     partitions: Iterable[object] = (),
 ) -> int:
-    """Insert rows whose key is not in the table yet; returns how many were inserted."""
+    """Insert rows whose key is not in the table yet; returns how many were inserted.
+
+    SQL MERGE rather than the DeltaTable builder: it returns the inserted count itself, where
+    the builder needs the table history read back.
+    """
     condition = " AND ".join(f"t.{key} = s.{key}" for key in keys)
     if partition_by:
         pruning = partition_filter("t", partition_by, list(partitions))
         condition = f"{pruning} AND t.{partition_by} <=> s.{partition_by} AND {condition}"
-    table = DeltaTable.forPath(spark, path)
-    before = table.history(1).select("version").first()["version"]
-    table.alias("t").merge(rows.alias("s"), condition).whenNotMatchedInsertAll().execute()
-    # Read the metrics of our own commit: a MERGE that changes nothing may commit nothing.
-    latest = table.history(1).select("version", "operation", "operationMetrics").first()
-    if latest["version"] == before or latest["operation"] != "MERGE":
-        return 0
-    return int(latest["operationMetrics"].get("numTargetRowsInserted", 0))
+    view = f"silver_merge_source_{uuid.uuid4().hex}"
+    rows.createOrReplaceTempView(view)
+    try:
+        metrics = spark.sql(
+            f"MERGE INTO delta.`{path}` AS t USING {view} AS s ON {condition} WHEN NOT MATCHED THEN INSERT *"
+        ).first()
+    finally:
+        spark.catalog.dropTempView(view)
+    return int(metrics["num_inserted_rows"]) if metrics is not None else 0
 
 
 def latest_snapshots(snapshots: DataFrame, key: str) -> DataFrame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from pyspark.sql import functions as F
 
@@ -20,6 +22,16 @@ def test_listing_starts_the_lookback_before_the_newest_logged_hour():
     start = bronze_log.listing_start(STREAM, _key("2026-11-22", "01"), lookback_hours=3)
     assert start == f"raw/{STREAM}/ingest_date=2026-11-21/ingest_hour=22/"
     assert _key("2026-11-21", "22") > start > _key("2026-11-21", "21")
+
+
+def test_listing_covers_each_ingest_date_from_the_start_through_tomorrow():
+    start = f"raw/{STREAM}/ingest_date=2026-11-21/ingest_hour=22/"
+    assert bronze_log.listing_prefixes(STREAM, start, date(2026, 11, 22)) == [
+        f"raw/{STREAM}/ingest_date=2026-11-21/",
+        f"raw/{STREAM}/ingest_date=2026-11-22/",
+        f"raw/{STREAM}/ingest_date=2026-11-23/",
+    ]
+    assert bronze_log.listing_prefixes(STREAM, None, date(2026, 11, 22)) == [f"raw/{STREAM}/"]
 
 
 def test_listing_starts_at_the_beginning_without_a_usable_key():

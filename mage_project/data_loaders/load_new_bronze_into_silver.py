@@ -1,0 +1,32 @@
+"""Take every bronze object not processed yet into silver (spark_jobs/silver/job.py)."""
+
+from lakehouse.config import load_settings
+from spark_jobs.session import spark_session
+from spark_jobs.silver.job import run_bronze_to_silver
+
+if "data_loader" not in globals():
+    from mage_ai.data_preparation.decorators import data_loader
+if "test" not in globals():
+    from mage_ai.data_preparation.decorators import test
+
+
+@data_loader
+def load_new_bronze_into_silver(*args, **kwargs) -> dict:
+    # Runtime variables `stream`, `bronze_bucket` and `silver_bucket` override .env.
+    settings = load_settings()
+    summary = run_bronze_to_silver(
+        spark_session("bronze-to-silver", settings),
+        settings,
+        stream=kwargs.get("stream"),
+        bronze_bucket=kwargs.get("bronze_bucket"),
+        silver_bucket=kwargs.get("silver_bucket"),
+    )
+    print(f"silver: {summary}")
+    for warning in summary.get("quality", {}).get("warnings", []):
+        print(f"silver quality warning: {warning}")
+    return summary
+
+
+@test
+def every_bronze_line_is_accounted_for(output: dict, *args) -> None:
+    assert output["reconciliation_holds"], f"bronze lines != accepted + quarantined: {output}"

@@ -1,0 +1,370 @@
+"""The bronze-to-silver job: new bronze objects in, validated Delta tables and quarantine out.
+
+One run: find bronze objects not processed yet (bronze_log.py), read them, parse and validate
+every line (parse.py, validate.py), check the new rows with Great Expectations (quality.py),
+MERGE them into the silver tables and the quarantine (tables.py), log the objects, and return
+a summary. Reading and writing happen here; everything between is a pure transform.
+
+Reconciliation: every bronze line read is either one accepted event or one quarantined row.
+The job counts the lines it split from the objects and the lines it classified; if they
+differ, a transform lost or duplicated a line, and the run fails before writing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse.config import ENV_EXAMPLE_FILE, ENV_FILE, Settings, read_env_file
+from lakehouse.resources import ensure_bucket
+from spark_jobs.session import s3a_uri
+from spark_jobs.silver import bronze_log, quality
+from spark_jobs.silver.frames import materialise, release
+from spark_jobs.silver.parse import parse_bronze_lines, parse_events, split_lines
+from spark_jobs.silver.tables import (
+    EVENT_DATE,
+    EVENT_TABLES,
+    INGEST_DATE,
+    PRODUCTS,
+    QUARANTINE,
+    QUARANTINE_KEYS,
+    STORES,
+    ensure_tables,
+    merge_rows,
+    quarantine_rows,
+    table_path,
+    table_rows,
+)
+from spark_jobs.silver.validate import (
+    apply_value_rules,
+    batch_references,
+    check_references,
+    keep_settled,
+    mark_duplicates,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ReconciliationError(RuntimeError):
+    """Bronze lines read differ from lines accepted plus lines quarantined: a bug, nothing written."""
+
+
+@dataclass(frozen=True)
+class SilverOptions:
+    """Knobs of a run, read by `from_environment` from SILVER_* variables (see .env.example)."""
+
+    future_tolerance_seconds: int = 300
+    lookback_hours: int = 72
+    max_objects: int | None = 500
+    max_quarantine_share: float = 0.5
+
+    @classmethod
+    def from_environment(cls) -> SilverOptions:
+        """`.env.example` defaults, then `.env`, then the process environment, as load_settings()."""
+        values = read_env_file(ENV_EXAMPLE_FILE)
+        if ENV_FILE.exists():
+            values.update(read_env_file(ENV_FILE))
+        values.update(os.environ)
+
+        def number(name: str, default: float | None, kind: type) -> float | None:
+            raw = values.get(name, "")
+            if raw == "":
+                return default
+            try:
+                return kind(raw)
+            except ValueError:
+                raise ValueError(
+                    f"{name}={raw!r} is not a number; fix it in .env or the environment"
+                ) from None
+
+        return cls(
+            future_tolerance_seconds=number(
+                "SILVER_FUTURE_TOLERANCE_SECONDS", cls.future_tolerance_seconds, int
+            ),
+            lookback_hours=number("SILVER_LOOKBACK_HOURS", cls.lookback_hours, int),
+            max_objects=number("SILVER_MAX_OBJECTS_PER_RUN", cls.max_objects, int),
+            max_quarantine_share=number("SILVER_MAX_QUARANTINE_SHARE", cls.max_quarantine_share, float),
+        )
+
+
+def read_bronze_objects(spark: SparkSession, bronze_root: str, keys: Sequence[str]) -> DataFrame:
+    """[bronze_key, text]: each object whole (Spark un-gzips by extension), so lines keep their number."""
+    root = bronze_root.rstrip("/")
+    paths = [f"{root}/{key}" for key in keys]
+    frame = spark.read.text(paths, wholetext=True)
+    spark_root = root if "://" in root or root.startswith("file:") else f"file:{root}"
+    key = F.expr(f"substr(_metadata.file_path, {len(spark_root) + 2})")
+    return frame.select(key.alias("bronze_key"), F.col("value").alias("text"))
+
+
+def _existing_events(spark: SparkSession, silver_root: str, event_dates: Sequence[object]) -> DataFrame:
+    """(event_id, bronze_key, bronze_line) of silver events on the batch's event dates."""
+    frames = []
+    for spec in EVENT_TABLES:
+        table = spark.read.format("delta").load(table_path(silver_root, spec.name))
+        if spec.partition_by == EVENT_DATE:
+            table = table.where(F.col(EVENT_DATE).isin(list(event_dates)))
+        frames.append(table.select("event_id", "bronze_key", "bronze_line"))
+    union = frames[0]
+    for frame in frames[1:]:
+        union = union.unionByName(frame)
+    return union.dropDuplicates(["event_id"])
+
+
+def _settled_quarantine(
+    spark: SparkSession, silver_root: str, keys: Sequence[str], ingest_dates
+) -> DataFrame:
+    table = spark.read.format("delta").load(table_path(silver_root, QUARANTINE))
+    dates = [value for value in ingest_dates if value is not None]
+    in_partitions = F.col(INGEST_DATE).isin(dates) | F.col(INGEST_DATE).isNull()
+    return table.where(in_partitions & F.col("bronze_key").isin(list(keys))).select(
+        *QUARANTINE_KEYS, "reason", "detail"
+    )
+
+
+def _known(spark: SparkSession, silver_root: str, batch: DataFrame, column: str, spec_name: str) -> DataFrame:
+    stored = spark.read.format("delta").load(table_path(silver_root, spec_name)).select(column)
+    return stored.unionByName(batch.select(column))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One run's classified lines (materialised), their count, and what the MERGEs prune with."""
+
+    classified: DataFrame
+    lines: int
+    event_dates: list
+    ingest_dates: list
+
+
+def classify(spark: SparkSession, silver_root: str, objects: DataFrame, options: SilverOptions) -> Batch:
+    """Bronze objects -> every line classified (reason null = accepted), against silver as it is."""
+    parsed = apply_value_rules(
+        parse_events(parse_bronze_lines(split_lines(objects))), options.future_tolerance_seconds
+    )
+    parsed = materialise(parsed)
+    facts = parsed.agg(
+        F.count(F.lit(1)).alias("lines"),
+        F.collect_set(F.to_date("event_time")).alias("dates"),
+        F.collect_set(INGEST_DATE).alias("ingest_dates"),
+        F.collect_set("bronze_key").alias("keys"),
+    ).first()
+    batch_stores, batch_skus = batch_references(parsed)
+    known_stores = _known(spark, silver_root, batch_stores, "store_id", STORES.name)
+    known_skus = _known(spark, silver_root, batch_skus, "sku", PRODUCTS.name)
+    existing = _existing_events(spark, silver_root, facts["dates"])
+    settled = _settled_quarantine(spark, silver_root, facts["keys"], facts["ingest_dates"])
+    classified = materialise(
+        keep_settled(mark_duplicates(check_references(parsed, known_stores, known_skus), existing), settled)
+    )
+    release(parsed)
+    # collect_set drops nulls; a line whose key and bronze time name no date is in the null partition.
+    ingest_dates = [*facts["ingest_dates"], None]
+    return Batch(classified, facts["lines"], list(facts["dates"]), ingest_dates)
+
+
+def _reconcile(classified: DataFrame, lines: int) -> dict:
+    counts = classified.agg(
+        F.count(F.lit(1)).alias("classified"),
+        F.count(F.when(F.col("reason").isNull(), 1)).alias("accepted"),
+        F.count(F.when(F.col("reason").isNotNull(), 1)).alias("quarantined"),
+    ).first()
+    holds = counts["classified"] == lines and counts["accepted"] + counts["quarantined"] == lines
+    result = {
+        "bronze_lines": lines,
+        "accepted_events": counts["accepted"],
+        "quarantined": counts["quarantined"],
+        "reconciliation_holds": holds,
+    }
+    if not holds:
+        raise ReconciliationError(
+            f"bronze lines {lines} != accepted {counts['accepted']} + quarantined {counts['quarantined']} "
+            f"(classified {counts['classified']}): a transform in spark_jobs/silver lost or duplicated "
+            "lines; nothing was written. Run the unit tests (pytest tests/unit -k silver) to find it."
+        )
+    return result
+
+
+def _object_entries(classified: DataFrame, sizes: Mapping[str, int], stream: str, run_id: str, now: Column):
+    spark = classified.sparkSession
+    size_frame = spark.createDataFrame(list(sizes.items()), "bronze_key string, size long")
+    counts = classified.groupBy("bronze_key").agg(
+        F.count(F.lit(1)).alias("lines"),
+        F.count(F.when(F.col("reason").isNull(), 1)).alias("accepted"),
+        F.count(F.when(F.col("reason").isNotNull(), 1)).alias("quarantined"),
+    )
+    # An object with no lines at all (empty) is still logged, with zero counts.
+    return size_frame.join(counts, "bronze_key", "left").select(
+        "bronze_key",
+        F.lit(stream).alias("stream"),
+        "size",
+        *[F.coalesce(F.col(name), F.lit(0)).alias(name) for name in ("lines", "accepted", "quarantined")],
+        F.lit(run_id).alias("run_id"),
+        now.alias("processed_at"),
+    )
+
+
+class _Stopwatch:
+    """Seconds per phase of a run, for the summary (where a slow run spends its time)."""
+
+    def __init__(self) -> None:
+        self.phases: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, phase: str) -> None:
+        now = time.monotonic()
+        self.phases[phase] = round(now - self._last, 2)
+        self._last = now
+
+
+def _quality_gate(
+    spark: SparkSession,
+    silver_root: str,
+    rows: Mapping[str, DataFrame],
+    counts: Mapping[str, int],
+    suites: Mapping[str, Sequence[quality.Check]],
+    options: SilverOptions,
+    lines: int,
+    run_id: str,
+    started: datetime,
+) -> quality.QualityReport:
+    checks = {name: list(found) for name, found in suites.items()}
+    checks.setdefault(QUARANTINE, []).append(
+        quality.quarantine_share_check(lines, options.max_quarantine_share)
+    )
+    report = quality.run_suites({name: rows[name] for name in rows if counts[name]}, checks, run_id)
+    quality.record_results(spark, silver_root, report, started)
+    quality.enforce(report, table_path(silver_root, quality.QUALITY_RESULTS))
+    return report
+
+
+def _write_tables(
+    spark: SparkSession,
+    silver_root: str,
+    rows: Mapping[str, DataFrame],
+    counts: Mapping[str, int],
+    batch: Batch,
+) -> dict[str, int]:
+    """MERGE each table's new rows, each restricted to the partitions the batch can touch."""
+    inserted: dict[str, int] = {}
+    targets = [(spec.name, spec.keys, spec.partition_by, batch.event_dates) for spec in EVENT_TABLES]
+    targets.append((QUARANTINE, QUARANTINE_KEYS, INGEST_DATE, batch.ingest_dates))
+    for name, keys, partition_by, partitions in targets:
+        if counts[name]:
+            path = table_path(silver_root, name)
+            inserted[name] = merge_rows(spark, path, rows[name], keys, partition_by, partitions)
+        else:
+            inserted[name] = 0
+    return inserted
+
+
+def process_objects(
+    spark: SparkSession,
+    bronze_root: str,
+    silver_root: str,
+    objects: Sequence[bronze_log.BronzeObject],
+    stream: str,
+    options: SilverOptions,
+    suites: Mapping[str, Sequence[quality.Check]] | None = None,
+    run_id: str | None = None,
+) -> dict:
+    """Classify, gate, write and log the given bronze objects; the tables must exist."""
+    run_id = run_id or f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    started = datetime.now(UTC)
+    now = F.lit(started).cast("timestamp")
+    watch = _Stopwatch()
+    frames = read_bronze_objects(spark, bronze_root, [item.key for item in objects])
+    batch = classify(spark, silver_root, frames, options)
+    classified, lines = batch.classified, batch.lines
+    watch.lap("read_and_classify")
+    rows: dict[str, DataFrame] = {}
+    try:
+        reconciliation = _reconcile(classified, lines)
+        for spec in EVENT_TABLES:
+            rows[spec.name] = table_rows(classified, spec, now).persist(StorageLevel.MEMORY_AND_DISK)
+        rows[QUARANTINE] = quarantine_rows(classified, now).persist(StorageLevel.MEMORY_AND_DISK)
+        counts = {name: frame.count() for name, frame in rows.items()}
+        watch.lap("table_rows")
+        report = _quality_gate(
+            spark, silver_root, rows, counts, suites or quality.SUITES, options, lines, run_id, started
+        )
+        watch.lap("quality")
+        inserted = _write_tables(spark, silver_root, rows, counts, batch)
+        sizes = {item.key: item.size for item in objects}
+        entries = _object_entries(classified, sizes, stream, run_id, now)
+        bronze_log.record_processed(spark, silver_root, entries)
+        watch.lap("write")
+        by_reason = {
+            row["reason"]: row["count"] for row in rows[QUARANTINE].groupBy("reason").count().collect()
+        }
+    finally:
+        release(classified)
+        for frame in rows.values():
+            frame.unpersist()
+    return {
+        "run_id": run_id,
+        "objects": len(objects),
+        **reconciliation,
+        "silver_rows": {name: counts[name] for name in counts if name != QUARANTINE},
+        "inserted_rows": inserted,
+        "quarantine_by_reason": by_reason,
+        "quality": report.summary(),
+        "phase_seconds": watch.phases,
+    }
+
+
+def run_bronze_to_silver(
+    spark: SparkSession,
+    settings: Settings,
+    stream: str | None = None,
+    bronze_bucket: str | None = None,
+    silver_bucket: str | None = None,
+    *,
+    options: SilverOptions | None = None,
+    suites: Mapping[str, Sequence[quality.Check]] | None = None,
+) -> dict:
+    """Process every bronze object of `stream` not processed yet; return the run's summary.
+
+    Arguments left None come from Settings (.env). The summary has the bronze lines read, the
+    events accepted, the lines quarantined (by reason), the rows per silver table, whether the
+    reconciliation holds, and the quality results; it is also logged.
+    """
+    began = time.monotonic()
+    stream = stream or settings.kinesis_stream
+    bronze_bucket = bronze_bucket or settings.bronze_bucket
+    silver_bucket = silver_bucket or settings.silver_bucket
+    options = options or SilverOptions.from_environment()
+    ensure_bucket(settings, silver_bucket)
+    silver_root = s3a_uri(silver_bucket)
+    ensure_tables(spark, silver_root)
+    bronze_log.ensure_log(spark, silver_root)
+    objects, waiting = bronze_log.new_objects(
+        spark, settings, silver_root, bronze_bucket, stream, options.lookback_hours, options.max_objects
+    )
+    summary: dict = {"stream": stream, "bronze_bucket": bronze_bucket, "silver_bucket": silver_bucket}
+    if objects:
+        summary |= process_objects(
+            spark, s3a_uri(bronze_bucket), silver_root, objects, stream, options, suites
+        )
+    else:
+        summary |= {
+            "objects": 0,
+            "bronze_lines": 0,
+            "accepted_events": 0,
+            "quarantined": 0,
+            "reconciliation_holds": True,
+        }
+    summary["objects_waiting"] = waiting
+    summary["seconds"] = round(time.monotonic() - began, 2)
+    log.info("bronze_to_silver: %s", summary)
+    return summary
