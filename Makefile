@@ -104,7 +104,5 @@ bench: setup ## benchmarks: figures and ratios as a table, and bench/results/lat
 # Terraform targets (tf-apply, tf-destroy, ...) live beside the configuration.
 -include terraform/terraform.mk
 
-demo: up ## the demo; until the pipeline stages land, it brings the stack up and says so
-	@echo ""
-	@echo "The stack is up. The pipeline stages (producer, bronze, silver, gold) are not built yet,"
-	@echo "so there is nothing to stream; explore Mage and psql, then run make down."
+demo: up ## backfill 30 days, stream live while Mage's schedules run bronze -> silver -> gold, summarise
+	@$(PY) -m lakehouse.demo

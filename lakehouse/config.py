@@ -115,17 +115,24 @@ def _as_path(value: str) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
+def merged_environment(
+    env_file: Path | None = ENV_FILE, environ: dict[str, str] | None = None
+) -> dict[str, str]:
+    """`.env.example` defaults, overridden by `.env`, overridden by the process environment."""
+    merged = read_env_file(ENV_EXAMPLE_FILE)
+    if env_file is not None and env_file.exists():
+        merged.update(read_env_file(env_file))
+    merged.update(os.environ if environ is None else environ)
+    return merged
+
+
 def load_settings(env_file: Path | None = ENV_FILE, environ: dict[str, str] | None = None) -> Settings:
     """Build Settings from `.env.example` defaults, then `.env`, then the process environment.
 
     `.env.example` documents every variable and supplies its default, so a fresh checkout
     works before `.env` exists; a variable missing from all three is a ConfigError.
     """
-    merged = read_env_file(ENV_EXAMPLE_FILE)
-    if env_file is not None and env_file.exists():
-        merged.update(read_env_file(env_file))
-    merged.update(os.environ if environ is None else environ)
-
+    merged = merged_environment(env_file, environ)
     values: dict[str, object] = {}
     for field in fields(Settings):
         name = field.name.upper()

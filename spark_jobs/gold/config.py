@@ -7,11 +7,10 @@ lead time are business choices, not code: a planner changes them without a relea
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
-from lakehouse.config import ENV_EXAMPLE_FILE, ENV_FILE, ConfigError, read_env_file
+from lakehouse.config import ConfigError, merged_environment
 
 DEFAULTS: dict[str, str] = {
     # The PostgreSQL schema that holds gold; tests use a unique one each.
@@ -74,14 +73,12 @@ def _number(name: str, raw: str, kind: type, low: float, high: float) -> float |
 
 
 def load_gold_config(environ: dict[str, str] | None = None, *, read_files: bool = True) -> GoldConfig:
-    """GoldConfig from the defaults above, `.env.example`, `.env` and the environment."""
-    merged = dict(DEFAULTS)
-    if read_files:
-        for path in (ENV_EXAMPLE_FILE, ENV_FILE):
-            if path.exists():
-                merged.update({k: v for k, v in read_env_file(path).items() if k in DEFAULTS})
-    source = os.environ if environ is None else environ
-    merged.update({k: v for k, v in source.items() if k in DEFAULTS})
+    """GoldConfig from the defaults above, `.env.example`, `.env` and the environment.
+
+    With `read_files=False` only `environ` overrides the defaults, so tests pin every value.
+    """
+    source = merged_environment(environ=environ) if read_files else dict(environ or {})
+    merged = DEFAULTS | {name: value for name, value in source.items() if name in DEFAULTS}
     return GoldConfig(
         schema=check_schema_name(merged["GOLD_SCHEMA"]),
         service_level=_number("SERVICE_LEVEL", merged["SERVICE_LEVEL"], float, 0.5, 0.9999),

@@ -13,7 +13,6 @@ differ, a transform lost or duplicated a line, and the run fails before writing.
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -24,7 +23,7 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.config import ENV_EXAMPLE_FILE, ENV_FILE, Settings, read_env_file
+from lakehouse.config import Settings, merged_environment
 from lakehouse.resources import ensure_bucket
 from spark_jobs.session import s3a_uri
 from spark_jobs.silver import bronze_log, quality
@@ -71,10 +70,7 @@ class SilverOptions:
     @classmethod
     def from_environment(cls) -> SilverOptions:
         """`.env.example` defaults, then `.env`, then the process environment, as load_settings()."""
-        values = read_env_file(ENV_EXAMPLE_FILE)
-        if ENV_FILE.exists():
-            values.update(read_env_file(ENV_FILE))
-        values.update(os.environ)
+        values = merged_environment()
 
         def number(name: str, default: float | None, kind: type) -> float | None:
             raw = values.get(name, "")

@@ -1,0 +1,143 @@
+"""`make demo`: backfill history, stream live while Mage's schedules run, then summarise every layer.
+
+The demo does not run the pipelines itself: the every-minute triggers of `kinesis_to_bronze`,
+`bronze_to_silver` and `silver_to_gold` in the Mage server do, exactly as they would for a
+user who only starts the producer. The demo waits for gold to catch up with what it sent and
+shows each layer's progress meanwhile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+
+from ingestion.drain import bronze_lines
+from lakehouse.config import Settings, load_settings, merged_environment
+from lakehouse.db import connect
+from producer import KinesisSink, Simulation, SimulationConfig
+from producer.simulation import LIVE
+
+
+def gold_schema() -> str:
+    from spark_jobs.gold.config import load_gold_config
+
+    return load_gold_config().schema
+
+
+def gold_watermark(settings: Settings) -> datetime | None:
+    """Data time of the newest event gold holds (its last load's as_of), None before any load."""
+    try:
+        with connect(settings) as connection, connection.cursor() as cursor:
+            cursor.execute(f'select max(as_of) from "{gold_schema()}".load_runs')
+            (as_of,) = cursor.fetchone()
+    except Exception:  # the schema does not exist before the first silver_to_gold run
+        return None
+    return as_of
+
+
+def wait_for_gold(settings: Settings, newest_sent: datetime, timeout: float) -> bool:
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        watermark = gold_watermark(settings)
+        print(
+            f"  waiting for gold: newest event in gold {watermark or 'none yet'}, sent up to {newest_sent}",
+            flush=True,
+        )
+        if watermark is not None and watermark >= newest_sent:
+            return True
+        time.sleep(15)
+    return False
+
+
+def send(settings: Settings, config: SimulationConfig, label: str) -> tuple[int, datetime]:
+    simulation = Simulation(config)
+    newest_ms = 0
+
+    def tracked():
+        nonlocal newest_ms
+        for event in simulation:
+            newest_ms = max(newest_ms, event.event_time_ms)
+            yield event
+
+    summary = KinesisSink(settings).send(tracked())
+    if summary.events_failed:
+        raise SystemExit(f"{label}: {summary.events_failed} events could not be delivered; see the log above")
+    print(
+        f"  {label}: {summary.events_sent:,} events in {summary.records_sent:,} Kinesis records", flush=True
+    )
+    truth_path = settings.stack_run_dir / "demo" / f"truth-{label}.json"
+    truth_path.parent.mkdir(parents=True, exist_ok=True)
+    simulation.truth.write(truth_path)
+    return summary.events_sent, datetime.fromtimestamp(newest_ms / 1000, UTC)
+
+
+def print_summary(settings: Settings, produced: int) -> None:
+    from spark_jobs.session import s3a_uri, spark_session
+    from spark_jobs.silver.tables import QUARANTINE, table_path
+
+    schema = gold_schema()
+    print("\nSummary")
+    print(f"  events produced        {produced:,}")
+    print(f"  bronze lines           {len(bronze_lines(settings)):,}")
+    spark = spark_session("stock-lakehouse-demo", settings)
+    root = s3a_uri(settings.silver_bucket)
+    for table in ("sales_lines", "deliveries", "stock_counts", "stores", "products", QUARANTINE):
+        rows = spark.read.format("delta").load(table_path(root, table)).count()
+        print(f"  silver {table:<16}{rows:,}")
+    spark.stop()
+    with connect(settings) as connection, connection.cursor() as cursor:
+        for table in ("fact_sales", "fact_inventory_snapshot", "stock_alerts"):
+            cursor.execute(f'select count(*) from "{schema}".{table}')
+            print(f"  gold {table:<18}{cursor.fetchone()[0]:,}")
+        cursor.execute(f'select max(sold_at), max(loaded_at) from "{schema}".fact_sales')
+        newest_event, loaded_at = cursor.fetchone()
+        print(f"  freshness              newest sale {newest_event}, in gold since {loaded_at}")
+        cursor.execute(
+            f"select severity, kind, store_id, sku, on_hand, reorder_point, predicted_stockout_date "
+            f'from "{schema}".v_open_alerts limit 10'
+        )
+        print("\nOpen alerts, most urgent first (make alerts for the SQS feed)")
+        for row in cursor.fetchall():
+            print("  " + "  ".join("-" if value is None else str(value) for value in row))
+    print(f"\n  Mage UI   {settings.mage_url}")
+    print("  psql      make psql   (then: select * from gold.v_open_alerts limit 20;)")
+    print("  stop      make down")
+
+
+def main(argv: list[str] | None = None) -> int:
+    defaults = merged_environment()
+    parser = argparse.ArgumentParser(prog="python -m lakehouse.demo", description=__doc__)
+    parser.add_argument("--days", type=float, default=float(defaults["DEMO_BACKFILL_DAYS"]))
+    parser.add_argument("--live-seconds", type=float, default=float(defaults["DEMO_LIVE_SECONDS"]))
+    parser.add_argument("--rate", type=float, default=float(defaults["DEMO_RATE"]))
+    parser.add_argument("--seed", type=int, default=int(defaults["DEMO_SEED"]))
+    parser.add_argument(
+        "--wait-seconds", type=float, default=900, help="how long to wait for gold to catch up"
+    )
+    arguments = parser.parse_args(argv)
+    settings = load_settings()
+
+    print(f"1/3 backfill: {arguments.days:g} simulated days of POS history into Kinesis", flush=True)
+    start = datetime.now(UTC).date().toordinal() - int(arguments.days) - 1
+    backfill = SimulationConfig(
+        seed=arguments.seed, days=arguments.days, start_date=datetime.fromordinal(start).date(), bad_rate=0.01
+    )
+    produced, newest = send(settings, backfill, "backfill")
+    print("2/3 waiting for Mage's every-minute schedules to carry it to gold", flush=True)
+    if not wait_for_gold(settings, newest, arguments.wait_seconds):
+        print("gold did not catch up in time: look at the pipeline runs in the Mage UI", file=sys.stderr)
+        return 1
+    print(f"3/3 live: {arguments.rate:g} baskets/s for {arguments.live_seconds:g} s", flush=True)
+    live = SimulationConfig(
+        seed=arguments.seed, mode=LIVE, rate=arguments.rate, duration_seconds=arguments.live_seconds
+    )
+    live_count, newest = send(settings, live, "live")
+    wait_for_gold(settings, newest, arguments.wait_seconds)
+    print_summary(settings, produced + live_count)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
