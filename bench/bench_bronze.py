@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 
+from bench import figure
 from ingestion.checkpoints import CheckpointStore
 from lakehouse.aws import client
 from lakehouse.config import REPO_ROOT, Settings
@@ -66,29 +67,9 @@ def run(settings: Settings) -> list[dict]:
     if summary["events"] != event_count:
         raise RuntimeError(f"drained {summary['events']} events, sent {event_count}")
     return [
-        {
-            "name": f"drain {event_count:,} events ({record_count:,} records)",
-            "value": seconds,
-            "unit": "s",
-            "target": None,
-        },
-        {
-            "name": "drain rate, events",
-            "value": event_count / seconds,
-            "unit": "events/s",
-            "target": ">= 20000",
-        },
-        {
-            "name": "drain rate, Kinesis records",
-            "value": record_count / seconds,
-            "unit": "records/s",
-            "target": None,
-        },
-        {
-            "name": "bronze bytes per event (gzip)",
-            "value": summary["bytes_written"] / event_count,
-            "unit": "B",
-            "target": None,
-        },
-        {"name": "drain process peak memory", "value": peak_mib, "unit": "MiB", "target": None},
+        figure(f"drain {event_count:,} events ({record_count:,} records)", seconds, "s"),
+        figure("drain rate, events", event_count / seconds, "events/s", ">= 20000"),
+        figure("drain rate, Kinesis records", record_count / seconds, "records/s"),
+        figure("bronze bytes per event (gzip)", summary["bytes_written"] / event_count, "B"),
+        figure("drain process peak memory", peak_mib, "MiB"),
     ]

@@ -25,6 +25,7 @@ from psycopg2 import sql
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from bench import figure
 from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.db import connect
@@ -225,16 +226,10 @@ def run(settings: Settings) -> list[dict]:
     finally:
         remove(settings, bucket, schema)
     return [
-        {"name": f"gold build, {SALES_LINES_COUNT:,} sales lines", "value": build["seconds"], "unit": "s",
-         "target": None},
-        {"name": "gold build rate", "value": SALES_LINES_COUNT / build["seconds"], "unit": "lines/s",
-         "target": None},
-        {"name": f"incremental refresh, {INCREMENT:,} new lines", "value": refresh["seconds"], "unit": "s",
-         "target": None},
-        {"name": "open alerts after the refresh", "value": refresh["alerts"]["open"], "unit": "alerts",
-         "target": None},
-        {"name": f"open-alerts view latency, {facts:,} facts", "value": open_alerts, "unit": "ms",
-         "target": LATENCY_TARGET},
-        {"name": f"store-performance view latency, {facts:,} facts", "value": performance, "unit": "ms",
-         "target": LATENCY_TARGET},
-    ]  # fmt: skip
+        figure(f"gold build, {SALES_LINES_COUNT:,} sales lines", build["seconds"], "s"),
+        figure("gold build rate", SALES_LINES_COUNT / build["seconds"], "lines/s"),
+        figure(f"incremental refresh, {INCREMENT:,} new lines", refresh["seconds"], "s"),
+        figure("open alerts after the refresh", refresh["alerts"]["open"], "alerts"),
+        figure(f"open-alerts view latency, {facts:,} facts", open_alerts, "ms", LATENCY_TARGET),
+        figure(f"store-performance view latency, {facts:,} facts", performance, "ms", LATENCY_TARGET),
+    ]

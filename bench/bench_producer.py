@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 
+from bench import figure
 from lakehouse import aws
 from lakehouse.config import Settings
 from lakehouse.resources import ensure_stream
@@ -22,10 +23,6 @@ from producer.simulation import Simulation, SimulationConfig
 
 SECONDS = float(os.environ.get("BENCH_PRODUCER_SECONDS", "60"))
 GENERATION_DAYS = float(os.environ.get("BENCH_PRODUCER_GENERATION_DAYS", "7"))
-
-
-def _figure(name: str, value: float, unit: str, target: str | None = None) -> dict:
-    return {"name": name, "value": float(value), "unit": unit, "target": target}
 
 
 def generation() -> list[dict]:
@@ -37,8 +34,8 @@ def generation() -> list[dict]:
         lines += event.sale_lines
     elapsed = time.perf_counter() - began
     return [
-        _figure("generation sale lines/s (no I/O, 1 core)", lines / elapsed, "lines/s", ">= 20000"),
-        _figure("generation events/s (no I/O, 1 core)", events / elapsed, "events/s"),
+        figure("generation sale lines/s (no I/O, 1 core)", lines / elapsed, "lines/s", ">= 20000"),
+        figure("generation events/s (no I/O, 1 core)", events / elapsed, "events/s"),
     ]
 
 
@@ -58,13 +55,13 @@ def delivery(settings: Settings) -> list[dict]:
         kinesis.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
     elapsed = summary.elapsed_seconds
     return [
-        _figure("kinesis sale lines/s (aggregated)", summary.sale_lines_sent / elapsed, "lines/s", ">= 5000"),
-        _figure("kinesis events/s (aggregated)", summary.events_per_second, "events/s"),
-        _figure("kinesis records/s (aggregated)", summary.records_per_second, "records/s"),
-        _figure("kinesis bytes/s on the wire (zlib)", summary.bytes_sent / elapsed / 1e6, "MB/s"),
-        _figure("kinesis delivery duration", elapsed, "s"),
-        _figure("kinesis records retried", summary.records_retried, "records"),
-        _figure("kinesis events failed", summary.events_failed, "events", "<= 0"),
+        figure("kinesis sale lines/s (aggregated)", summary.sale_lines_sent / elapsed, "lines/s", ">= 5000"),
+        figure("kinesis events/s (aggregated)", summary.events_per_second, "events/s"),
+        figure("kinesis records/s (aggregated)", summary.records_per_second, "records/s"),
+        figure("kinesis bytes/s on the wire (zlib)", summary.bytes_sent / elapsed / 1e6, "MB/s"),
+        figure("kinesis delivery duration", elapsed, "s"),
+        figure("kinesis records retried", summary.records_retried, "records"),
+        figure("kinesis events failed", summary.events_failed, "events", "<= 0"),
     ]
 
 

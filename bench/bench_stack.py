@@ -10,6 +10,7 @@ import os
 import tempfile
 import time
 
+from bench import figure
 from lakehouse.config import Settings, load_settings
 from lakehouse.mage import run_pipeline
 from lakehouse.stack import process
@@ -51,23 +52,17 @@ def run(settings: Settings) -> list[dict]:
             smoke_seconds = time.monotonic() - smoke_began
             if not smoke.succeeded:
                 raise RuntimeError(f"smoke pipeline failed on the private stack:\n{smoke.output[-2000:]}")
-            figures.append({"name": "make up to healthy (cold)", "value": total, "unit": "s", "target": None})
+            figures.append(figure("make up to healthy (cold)", total, "s"))
             for name, seconds in timings.items():
-                figures.append({"name": f"{name} start", "value": seconds, "unit": "s", "target": None})
-            figures.append(
-                {"name": "mage run, one-block pipeline", "value": smoke_seconds, "unit": "s", "target": None}
-            )
+                figures.append(figure(f"{name} start", seconds, "s"))
+            figures.append(figure("mage run, one-block pipeline", smoke_seconds, "s"))
             rss_total = 0.0
             for component in started:
                 record = process.read_pid(component.pid_file)
                 rss = process.tree_rss_bytes(record.pid) / 2**20 if record else 0.0
                 rss_total += rss
-                figures.append(
-                    {"name": f"{component.name} resident memory", "value": rss, "unit": "MiB", "target": None}
-                )
-            figures.append(
-                {"name": "stack resident memory", "value": rss_total, "unit": "MiB", "target": "<= 6144"}
-            )
+                figures.append(figure(f"{component.name} resident memory", rss, "MiB"))
+            figures.append(figure("stack resident memory", rss_total, "MiB", "<= 6144"))
         finally:
             for component in reversed(started):
                 component.stop()

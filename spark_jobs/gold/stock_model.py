@@ -40,6 +40,8 @@ from statistics import NormalDist
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from spark_jobs.gold.config import GoldConfig
+
 # How many pseudo-days at the overall mean each weekday's index starts from (see module doc).
 DOW_PRIOR_DAYS = 4.0
 # The short and long windows of the plain moving averages.
@@ -283,6 +285,51 @@ def alert_conditions(
     if cover is not None and cover > overstock_cover_days:
         conditions["overstock"] = "low"
     return conditions
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything gold says about one store-SKU at the end of a day (the reference composition)."""
+
+    stats: DemandStats
+    on_hand: int
+    safety_stock: float
+    reorder_point: float
+    predicted_stockout_date: date | None
+    conditions: dict[str, str]
+
+
+def assess(
+    history: Sequence[tuple[date, int, bool]],
+    *,
+    on_hand: int,
+    sold_today: int,
+    as_of_day: date,
+    lead_time_days: int,
+    config: GoldConfig,
+) -> Assessment:
+    """The formulas above chained as `job.model_frames` chains their Spark versions.
+
+    history is (day, units sold, in stock) per day, as for `demand_stats`; on_hand and sold_today
+    are the position at the end of `as_of_day`. Tests check gold against it, and the alert
+    scoring benchmark replays a simulation day by day through it.
+    """
+    stats = demand_stats(history, as_of_day, config.ewma_alpha, config.demand_history_days)
+    safety = safety_stock(z_score(config.service_level), stats.std, lead_time_days)
+    reorder = reorder_point(stats.level, lead_time_days, safety)
+    daily_forecast = forecast(stats.level, stats.dow_index, as_of_day, config.forecast_days)
+    stockout = predicted_stockout_date(on_hand, daily_forecast, sold_today)
+    conditions = alert_conditions(
+        on_hand=on_hand,
+        safety=safety,
+        reorder=reorder,
+        cover=days_of_cover(on_hand, stats.level),
+        stockout_date=stockout,
+        as_of_day=as_of_day,
+        lead_time_days=lead_time_days,
+        overstock_cover_days=config.overstock_cover_days,
+    )
+    return Assessment(stats, on_hand, safety, reorder, stockout, conditions)
 
 
 # --- Spark -----------------------------------------------------------------------------------

@@ -242,14 +242,14 @@ def test_snapshots_and_stock_model_match_the_python_reference(world: dict):
         )
         assert [model.DayPosition(*row) for row in gold] == reference, (store, sku)
 
-        history = [(p.day, p.sold, p.closing > 0) for p in reference]
-        stats = model.demand_stats(history, last_day, CONFIG.ewma_alpha, CONFIG.demand_history_days)
-        lead = 3 if sku == "SKU-00001" else 2
-        safety = model.safety_stock(model.z_score(CONFIG.service_level), stats.std, lead)
-        reorder = model.reorder_point(stats.level, lead, safety)
-        on_hand = reference[-1].closing
-        daily_forecast = model.forecast(stats.level, stats.dow_index, last_day, CONFIG.forecast_days)
-        stockout = model.predicted_stockout_date(on_hand, daily_forecast, reference[-1].sold)
+        expected = model.assess(
+            [(p.day, p.sold, p.closing > 0) for p in reference],
+            on_hand=reference[-1].closing,
+            sold_today=reference[-1].sold,
+            as_of_day=last_day,
+            lead_time_days=3 if sku == "SKU-00001" else 2,
+            config=CONFIG,
+        )
         [position] = _query(
             world,
             "select on_hand, ewma, demand_std, safety_stock, reorder_point, predicted_stockout_date, "
@@ -257,13 +257,13 @@ def test_snapshots_and_stock_model_match_the_python_reference(world: dict):
             store,
             sku,
         )
-        assert position[0] == on_hand
-        assert float(position[1]) == pytest.approx(stats.level, abs=1e-3)
-        assert float(position[2]) == pytest.approx(stats.std, abs=1e-3)
-        assert float(position[3]) == pytest.approx(safety, abs=0.01)
-        assert float(position[4]) == pytest.approx(reorder, abs=0.01)
-        assert position[5] == stockout
-        assert [float(x) for x in position[6]] == pytest.approx(stats.dow_index, abs=1e-3)
+        assert position[0] == expected.on_hand
+        assert float(position[1]) == pytest.approx(expected.stats.level, abs=1e-3)
+        assert float(position[2]) == pytest.approx(expected.stats.std, abs=1e-3)
+        assert float(position[3]) == pytest.approx(expected.safety_stock, abs=0.01)
+        assert float(position[4]) == pytest.approx(expected.reorder_point, abs=0.01)
+        assert position[5] == expected.predicted_stockout_date
+        assert [float(x) for x in position[6]] == pytest.approx(expected.stats.dow_index, abs=1e-3)
 
 
 def test_alerts_are_open_for_what_runs_low(world: dict):
