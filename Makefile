@@ -78,6 +78,9 @@ logs: ## last lines of each component's log
 psql: ## psql shell on the gold database
 	@psql "$$($(PY) -c 'from lakehouse.config import load_settings; print(load_settings().postgres_url)')"
 
+gold-migrate: setup ## apply pending gold migrations (sql/gold/migrations); `make gold-migrate ARGS=--status` lists them
+	@$(PY) -m spark_jobs.gold.migrate $(ARGS)
+
 alerts: ## the latest stock alerts from the SQS queue subscribed to the alerts topic
 	@$(PY) -m spark_jobs.gold.alerts latest --limit $${LIMIT:-20}
 

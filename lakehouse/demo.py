@@ -9,6 +9,7 @@ shows each layer's progress meanwhile.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from datetime import UTC, datetime
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lakehouse.demo", description=__doc__)
     parser.add_argument("--days", type=float, default=float(defaults["DEMO_BACKFILL_DAYS"]))
     parser.add_argument("--live-seconds", type=float, default=float(defaults["DEMO_LIVE_SECONDS"]))
+    parser.add_argument("--stores", type=int, default=int(defaults["DEMO_STORES"]))
+    parser.add_argument("--products", type=int, default=int(defaults["DEMO_PRODUCTS"]))
     parser.add_argument("--rate", type=float, default=float(defaults["DEMO_RATE"]))
     parser.add_argument("--seed", type=int, default=int(defaults["DEMO_SEED"]))
     parser.add_argument(
@@ -122,7 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"1/3 backfill: {arguments.days:g} simulated days of POS history into Kinesis", flush=True)
     start = datetime.now(UTC).date().toordinal() - int(arguments.days) - 1
     backfill = SimulationConfig(
-        seed=arguments.seed, days=arguments.days, start_date=datetime.fromordinal(start).date(), bad_rate=0.01
+        seed=arguments.seed,
+        stores=arguments.stores,
+        products=arguments.products,
+        days=arguments.days,
+        start_date=datetime.fromordinal(start).date(),
+        bad_rate=0.01,
     )
     produced, newest = send(settings, backfill, "backfill")
     print("2/3 waiting for Mage's every-minute schedules to carry it to gold", flush=True)
@@ -130,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         print("gold did not catch up in time: look at the pipeline runs in the Mage UI", file=sys.stderr)
         return 1
     print(f"3/3 live: {arguments.rate:g} baskets/s for {arguments.live_seconds:g} s", flush=True)
-    live = SimulationConfig(
-        seed=arguments.seed, mode=LIVE, rate=arguments.rate, duration_seconds=arguments.live_seconds
+    live = dataclasses.replace(
+        backfill, mode=LIVE, rate=arguments.rate, duration_seconds=arguments.live_seconds
     )
     live_count, newest = send(settings, live, "live")
     wait_for_gold(settings, newest, arguments.wait_seconds)

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from spark_jobs.gold.scoring import AlertWindow, TrueStockout, score, threshold_windows, truth_stockouts
+from producer.events import Event
+from spark_jobs.gold import stock_model as model
+from spark_jobs.gold.config import load_gold_config
+from spark_jobs.gold.scoring import (
+    AlertWindow,
+    TrueStockout,
+    accepted_movements,
+    replay,
+    score,
+    threshold_windows,
+    truth_stockouts,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -59,3 +70,58 @@ def test_truth_file_stockouts(tmp_path: Path):
         )
     )
     assert truth_stockouts(path) == [TrueStockout("S001", "SKU-1", _t(3, 10))]
+
+
+def _event(event_type: str, hour: int, lines: list[dict], bad_class: str | None = None) -> Event:
+    document = {"event_type": event_type, "event_time": f"2026-11-02T{hour:02d}:00:00Z", "store_id": "S1"}
+    payload = json.dumps(document | {"lines": lines}).encode()
+    return Event(0, f"e{hour}", event_type, "S1", 0, payload, bad_class=bad_class)
+
+
+def test_accepted_movements_keep_what_silver_accepts():
+    events = [
+        _event("sale", 9, [{"sku": "A", "quantity": 2}, {"sku": "B", "quantity": 1}]),
+        _event("delivery", 7, [{"sku": "A", "quantity": 10}]),
+        _event("stock_count", 20, [{"sku": "A", "counted_quantity": 7}]),
+        _event("sale", 10, [{"sku": "A", "quantity": 3}], bad_class="unknown_sku"),
+        _event("sale", 11, [{"sku": "A", "quantity": 1}], bad_class="late_event"),
+        _event("product", 6, []),
+    ]
+    found = accepted_movements(events)
+    assert found[("S1", "A")] == [
+        model.Movement(datetime(2026, 11, 2, 9), "sale", 2),
+        model.Movement(datetime(2026, 11, 2, 7), "delivery", 10),
+        model.Movement(datetime(2026, 11, 2, 20), "count", 7),
+        model.Movement(datetime(2026, 11, 2, 11), "sale", 1),
+    ]
+    assert found[("S1", "B")] == [model.Movement(datetime(2026, 11, 2, 9), "sale", 1)]
+
+
+def test_replay_opens_an_alert_when_stock_runs_low_and_closes_it_after_a_delivery():
+    # 20 counted on day 0, 2 sold every day: closing 18 - 2d. With a steady demand of 2 a day,
+    # sigma 0 and a lead time of 2, the reorder point is 4 and the forecast empties 4 units within
+    # the lead time: both alerts hold from day 7 (closing 4). 10 arrive on day 8 (closing 12).
+    first = date(2026, 11, 2)
+    moves = [model.Movement(datetime(2026, 11, 2, 8), "count", 20)]
+    moves += [
+        model.Movement(
+            datetime.combine(first + timedelta(days=d), datetime.min.time()).replace(hour=12), "sale", 2
+        )
+        for d in range(10)
+    ]
+    moves.append(model.Movement(datetime(2026, 11, 10, 7), "delivery", 10))
+    result = replay(
+        {("S1", "A"): moves},
+        {"A": 2},
+        first,
+        first + timedelta(days=3),
+        first + timedelta(days=9),
+        load_gold_config({}, read_files=False),
+    )
+
+    opened, closed = datetime(2026, 11, 10), datetime(2026, 11, 11)
+    assert sorted(result.alerts, key=str) == [AlertWindow("S1", "A", opened, closed)] * 2
+    assert result.closings == [("S1", "A", first + timedelta(days=d), 18 - 2 * d) for d in range(3, 8)] + [
+        ("S1", "A", first + timedelta(days=8), 12),
+        ("S1", "A", first + timedelta(days=9), 10),
+    ]
