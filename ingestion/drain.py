@@ -8,8 +8,10 @@ its parents are closed and fully written, so per-store order survives resharding
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -25,6 +27,9 @@ from producer.aggregation import deaggregate
 # small enough to bound the drainer's memory to a few tens of MB.
 MAX_EVENTS_PER_OBJECT = 50_000
 GET_RECORDS_LIMIT = 10_000
+# Shards read at once. Each has its own reader, batch and checkpoint row; the wait on
+# GetRecords and PutObject of one overlaps the other's decoding and compression.
+MAX_PARALLEL_SHARDS = 4
 
 
 class IngestionError(RuntimeError):
@@ -64,6 +69,7 @@ class BronzeWriter:
         self.bucket = bucket
         self.store = store
         self.s3 = client("s3", settings)
+        self._summary_lock = threading.Lock()  # shards are written from parallel threads
 
     def exists(self, key: str) -> bool:
         try:
@@ -98,10 +104,14 @@ class BronzeWriter:
                     "(or `make tf-apply`), or set BRONZE_BUCKET in .env"
                 ) from None
             raise
-        summary.objects += 1
-        summary.bytes_written += len(body)
-        summary.keys.append(key)
-        return self.store.commit(pending, batch.last_sequence)
+        committed = self.store.commit(pending, batch.last_sequence)
+        with self._summary_lock:
+            summary.objects += 1
+            summary.bytes_written += len(body)
+            summary.records += batch.records
+            summary.events += len(batch.events)
+            summary.keys.append(key)
+        return committed
 
 
 def list_shards(kinesis, stream: str) -> list[dict]:
@@ -193,8 +203,6 @@ def drain_shard(
     def flush() -> Checkpoint:
         nonlocal batch
         written = writer.write(checkpoint, batch, summary)
-        summary.records += batch.records
-        summary.events += len(batch.events)
         batch = _Batch()
         return written
 
@@ -263,12 +271,28 @@ def _drain_all(kinesis, writer, store, summary, max_events, should_stop) -> None
     progress = True
     while progress and not should_stop():
         progress = False
-        for shard in shards:
-            shard_id = shard["ShardId"]
-            if shard_id in finished or not readable(shard, known, finished):
-                continue
-            checkpoint = checkpoints.get(shard_id) or Checkpoint(shard_id)
-            checkpoints[shard_id] = drain_shard(kinesis, writer, checkpoint, summary, max_events, should_stop)
+        ready = [
+            shard["ShardId"]
+            for shard in shards
+            if shard["ShardId"] not in finished and readable(shard, known, finished)
+        ]
+        if not ready:
+            return
+        with ThreadPoolExecutor(max_workers=min(len(ready), MAX_PARALLEL_SHARDS)) as pool:
+            futures = {
+                shard_id: pool.submit(
+                    drain_shard,
+                    kinesis,
+                    writer,
+                    checkpoints.get(shard_id) or Checkpoint(shard_id),
+                    summary,
+                    max_events,
+                    should_stop,
+                )
+                for shard_id in ready
+            }
+        for shard_id, future in futures.items():
+            checkpoints[shard_id] = future.result()
             if checkpoints[shard_id].closed:
                 finished.add(shard_id)
                 progress = True  # its children may be readable now

@@ -69,3 +69,24 @@ def test_children_wait_for_their_parents():
     assert readable(merged, known, finished={"shardId-0", "shardId-1"})
     # A parent past the retention period is gone from the stream: nothing to wait for.
     assert readable(child, known - {"shardId-0"}, finished=set())
+
+
+@pytest.mark.parametrize(
+    "payload", [b'{"a": "\\"quoted\\" \\\\ and \\u2028"}', "tab\tcaf\u00e9\n\u2615".encode(), b"\xff\x00"]
+)
+def test_line_is_exactly_what_json_dumps_writes(payload: bytes):
+    event = _event(payload, subsequence=7)
+    (line,) = gzip.decompress(encode_object([event], INGESTED)).splitlines()
+    expected = json.dumps(json.loads(line), ensure_ascii=False, separators=(",", ":")).encode()
+    assert line == expected
+    assert list(json.loads(line)) == [
+        "stream",
+        "shard_id",
+        "sequence_number",
+        "subsequence",
+        "partition_key",
+        "approximate_arrival",
+        "ingested_at",
+        "payload",
+        "payload_encoding",
+    ]
