@@ -102,17 +102,25 @@ def compose(*arguments: str) -> None:
     subprocess.run(["docker", "compose", *arguments], cwd=REPO_ROOT, check=True)
 
 
+# The components the cloud resources live in, started before the rest.
+INFRASTRUCTURE = ("localstack", "postgres")
+
+
 def up(settings: Settings) -> int:
     mode, reason = choose_mode(settings)
     print(f"stack mode: {mode} ({reason})")
     settings.stack_run_dir.mkdir(parents=True, exist_ok=True)
     _mode_file(settings).write_text(mode + "\n")
+    # The resources come before Mage: its every-minute schedules start with it, and a job
+    # that ran before Terraform would create a bucket Terraform then fails to create.
     if mode == "docker":
-        compose("up", "--detach", "--build", "--wait")
+        compose("up", "--detach", "--build", "--wait", *INFRASTRUCTURE)
         subprocess.run(["make", "tf-apply"], cwd=REPO_ROOT, check=True)
+        compose("up", "--detach", "--build", "--wait")
     else:
-        start_native(settings)
+        start_native(settings, INFRASTRUCTURE)
         create_resources(settings)
+        start_native(settings)
     print_urls(settings)
     return 0
 
