@@ -26,7 +26,6 @@ from producer.aggregation import deaggregate
 # Events per bronze object: large enough to keep objects few (silver reads each one),
 # small enough to bound the drainer's memory to a few tens of MB.
 MAX_EVENTS_PER_OBJECT = 50_000
-GET_RECORDS_LIMIT = 10_000
 # Shards read at once. Each has its own reader, batch and checkpoint row; the wait on
 # GetRecords and PutObject of one overlaps the other's decoding and compression.
 MAX_PARALLEL_SHARDS = 4
@@ -152,8 +151,9 @@ def _events_of(record: dict, stream: str, shard_id: str) -> list[BronzeEvent]:
 class ShardReader:
     """GetRecords over one shard, renewing expired iterators from the last record read."""
 
-    def __init__(self, kinesis, stream: str, shard_id: str, after_sequence: str | None) -> None:
+    def __init__(self, kinesis, stream: str, shard_id: str, after_sequence: str | None, limit: int) -> None:
         self.kinesis = kinesis
+        self.limit = limit
         self.stream = stream
         self.shard_id = shard_id
         self.position = after_sequence
@@ -171,7 +171,7 @@ class ShardReader:
     def read(self) -> tuple[list[dict], bool, bool]:
         """(records, caught_up, closed) for one GetRecords call."""
         try:
-            response = self.kinesis.get_records(ShardIterator=self.iterator, Limit=GET_RECORDS_LIMIT)
+            response = self.kinesis.get_records(ShardIterator=self.iterator, Limit=self.limit)
         except ClientError as error:
             if error.response["Error"]["Code"] != "ExpiredIteratorException":
                 raise
@@ -195,9 +195,10 @@ def drain_shard(
     summary: DrainSummary,
     max_events: int,
     should_stop: Callable[[], bool],
+    read_limit: int,
 ) -> Checkpoint:
     """Read one shard from its checkpoint until caught up or closed, writing batches of max_events."""
-    reader = ShardReader(kinesis, writer.stream, checkpoint.shard_id, checkpoint.sequence_number)
+    reader = ShardReader(kinesis, writer.stream, checkpoint.shard_id, checkpoint.sequence_number, read_limit)
     batch = _Batch()
 
     def flush() -> Checkpoint:
@@ -242,7 +243,15 @@ def drain(
     try:
         with CheckpointStore(settings, stream) as store:
             writer = BronzeWriter(settings, stream, bucket, store)
-            _drain_all(kinesis, writer, store, summary, max_events_per_object, should_stop)
+            _drain_all(
+                kinesis,
+                writer,
+                store,
+                summary,
+                max_events_per_object,
+                should_stop,
+                settings.kinesis_get_records_limit,
+            )
     except EndpointConnectionError as error:
         raise IngestionError(
             f"cannot reach AWS at {error.kwargs.get('endpoint_url')}: is LocalStack running (`make status`)? "
@@ -259,7 +268,7 @@ def drain(
     return summary
 
 
-def _drain_all(kinesis, writer, store, summary, max_events, should_stop) -> None:
+def _drain_all(kinesis, writer, store, summary, max_events, should_stop, read_limit) -> None:
     shards = list_shards(kinesis, writer.stream)
     known = {shard["ShardId"] for shard in shards}
     summary.shards = len(shards)
@@ -288,6 +297,7 @@ def _drain_all(kinesis, writer, store, summary, max_events, should_stop) -> None
                     summary,
                     max_events,
                     should_stop,
+                    read_limit,
                 )
                 for shard_id in ready
             }

@@ -55,6 +55,7 @@ class Settings:
 
     kinesis_stream: str
     kinesis_shards: int
+    kinesis_get_records_limit: int
     bronze_bucket: str
     silver_bucket: str
     alerts_topic: str
