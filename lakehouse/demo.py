@@ -80,28 +80,35 @@ def print_summary(settings: Settings, produced: int) -> None:
 
     schema = gold_schema()
     print("\nSummary")
-    print(f"  events produced        {produced:,}")
-    print(f"  bronze lines           {len(bronze_lines(settings)):,}")
+    print(f"  {'events produced':<32}{produced:>12,}")
+    print(f"  {'bronze lines':<32}{len(bronze_lines(settings)):>12,}")
     spark = spark_session("stock-lakehouse-demo", settings)
     root = s3a_uri(settings.silver_bucket)
     for table in ("sales_lines", "deliveries", "stock_counts", "stores", "products", QUARANTINE):
         rows = spark.read.format("delta").load(table_path(root, table)).count()
-        print(f"  silver {table:<16}{rows:,}")
+        print(f"  {'silver ' + table:<32}{rows:>12,}")
     spark.stop()
     with connect(settings) as connection, connection.cursor() as cursor:
         for table in ("fact_sales", "fact_inventory_snapshot", "stock_alerts"):
             cursor.execute(f'select count(*) from "{schema}".{table}')
-            print(f"  gold {table:<18}{cursor.fetchone()[0]:,}")
+            print(f"  {'gold ' + table:<32}{cursor.fetchone()[0]:>12,}")
         cursor.execute(f'select max(sold_at), max(loaded_at) from "{schema}".fact_sales')
         newest_event, loaded_at = cursor.fetchone()
-        print(f"  freshness              newest sale {newest_event}, in gold since {loaded_at}")
+        lag = (loaded_at - newest_event).total_seconds()
+        print(
+            f"  {'freshness':<32}newest sale {newest_event:%H:%M:%S} UTC, "
+            f"in gold at {loaded_at:%H:%M:%S} ({lag:.0f} s later)"
+        )
         cursor.execute(
-            f"select severity, kind, store_id, sku, on_hand, reorder_point, predicted_stockout_date "
+            "select severity, kind, store_id, sku, on_hand, reorder_point, predicted_stockout_date "
             f'from "{schema}".v_open_alerts limit 10'
         )
-        print("\nOpen alerts, most urgent first (make alerts for the SQS feed)")
-        for row in cursor.fetchall():
-            print("  " + "  ".join("-" if value is None else str(value) for value in row))
+        rows = [["-" if value is None else str(value) for value in row] for row in cursor.fetchall()]
+    print("\nOpen alerts, most urgent first (make alerts shows the SQS feed)")
+    header = ["severity", "kind", "store", "sku", "on hand", "reorder pt", "stockout by"]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=False)]
+    for row in (header, *rows):
+        print(("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))).rstrip())
     print(f"\n  Mage UI   {settings.mage_url}")
     print("  psql      make psql   (then: select * from gold.v_open_alerts limit 20;)")
     print("  stop      make down")

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from lakehouse.config import Settings, load_settings
 from lakehouse.jars import jar_paths
+
+LOG_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
 
 
 def spark_conf(settings: Settings) -> dict[str, str]:
@@ -23,6 +26,9 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.driver.host": settings.spark_local_ip,
         "spark.driver.bindAddress": settings.spark_local_ip,
         "spark.ui.enabled": str(settings.spark_ui_enabled).lower(),
+        # Progress bars garble logs that are not a terminal (Mage runs, `make demo`).
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG_CONFIG}",
         "spark.jars": ",".join(str(path) for path in jar_paths(settings)),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
