@@ -3,9 +3,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from botocore.exceptions import ClientError
 
 from ingestion.bronze_format import BronzeEvent, decode_object, encode_object, object_key, raw_payload
-from ingestion.drain import readable
+from ingestion.drain import ShardReader, readable
 
 pytestmark = pytest.mark.unit
 
@@ -90,3 +91,42 @@ def test_line_is_exactly_what_json_dumps_writes(payload: bytes):
         "payload",
         "payload_encoding",
     ]
+
+
+class _ExpiringKinesis:
+    """Answers one GetRecords, then says the iterator expired once, as Kinesis does after 5 minutes."""
+
+    def __init__(self) -> None:
+        self.iterator_requests: list[dict] = []
+        self.expired_once = False
+
+    def get_shard_iterator(self, **arguments) -> dict:
+        self.iterator_requests.append(arguments)
+        return {"ShardIterator": f"it-{len(self.iterator_requests)}"}
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict:
+        if ShardIterator == "it-1":
+            return {
+                "Records": [{"SequenceNumber": "42"}],
+                "NextShardIterator": "it-old",
+                "MillisBehindLatest": 5,
+            }
+        if ShardIterator == "it-old" and not self.expired_once:
+            self.expired_once = True
+            error = {"Error": {"Code": "ExpiredIteratorException", "Message": "Iterator expired"}}
+            raise ClientError(error, "GetRecords")
+        return {"Records": [], "NextShardIterator": "it-next", "MillisBehindLatest": 0}
+
+
+def test_shard_reader_renews_an_expired_iterator_after_the_last_record_read():
+    kinesis = _ExpiringKinesis()
+    reader = ShardReader(kinesis, "pos-events", "shardId-000000000000", None, limit=5)
+    assert reader.read() == ([{"SequenceNumber": "42"}], False, False)
+    assert reader.read() == ([], False, False)  # expired: renewed, nothing lost
+    assert kinesis.iterator_requests[-1] == {
+        "StreamName": "pos-events",
+        "ShardId": "shardId-000000000000",
+        "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+        "StartingSequenceNumber": "42",
+    }
+    assert reader.read() == ([], True, False)
