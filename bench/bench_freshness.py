@@ -8,7 +8,8 @@ backfill gives the stock model history, then the stores sell live for BENCH_FRES
   minus the sale's event time;
 - alert freshness, per alert opened or escalated during the live phase: when SQS received it
   (SentTimestamp) minus the event time of the newest sale of its store-SKU that the alert's
-  load had seen, the sale that tipped it;
+  load had seen, the sale that tipped it (alerts whose newest sale predates the live phase are
+  left out: time or a count tipped them);
 - memory: every component with all its descendants (Mage's Spark JVMs too), sampled every
   two seconds from the start of the backfill to the end; the peak of the sum is reported.
 """
@@ -107,7 +108,8 @@ def alert_latencies(settings: Settings, since: datetime) -> list[float]:
                 (body["store_id"], body["sku"], seen),
             )
             (tipping_sale,) = cursor.fetchone()
-            if tipping_sale is not None:
+            # An alert on a store-SKU with no live sale was tipped by time or a count, not a sale.
+            if tipping_sale is not None and tipping_sale >= since:
                 latencies.append((sent - tipping_sale).total_seconds())
     return sorted(latencies)
 
