@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from ingestion.drain import bronze_lines
 from lakehouse.config import Settings, load_settings, merged_environment
 from lakehouse.db import connect
+from lakehouse.stack.lag import gold_last_load
 from producer import KinesisSink, Simulation, SimulationConfig
 from producer.simulation import LIVE
 
@@ -27,21 +28,11 @@ def gold_schema() -> str:
     return load_gold_config().schema
 
 
-def gold_watermark(settings: Settings) -> datetime | None:
-    """Data time of the newest event gold holds (its last load's as_of), None before any load."""
-    try:
-        with connect(settings) as connection, connection.cursor() as cursor:
-            cursor.execute(f'select max(as_of) from "{gold_schema()}".load_runs')
-            (as_of,) = cursor.fetchone()
-    except Exception:  # the schema does not exist before the first silver_to_gold run
-        return None
-    return as_of
-
-
 def wait_for_gold(settings: Settings, newest_sent: datetime, timeout: float) -> bool:
     began = time.monotonic()
     while time.monotonic() - began < timeout:
-        watermark = gold_watermark(settings)
+        last_load = gold_last_load(settings)
+        watermark = None if last_load is None else last_load[0]
         print(
             f"  waiting for gold: newest event in gold {watermark or 'none yet'}, sent up to {newest_sent}",
             flush=True,

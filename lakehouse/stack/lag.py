@@ -74,18 +74,25 @@ def newest_bronze_object(settings: Settings) -> str:
     return f"written {newest:%Y-%m-%d %H:%M:%S}" if newest else "no objects yet"
 
 
-def newest_in_gold(settings: Settings) -> str:
+def gold_last_load(settings: Settings) -> tuple[datetime, datetime] | None:
+    """(as_of, finished_at) of gold's newest load: the data time it holds and when; None before any."""
     from spark_jobs.gold.config import load_gold_config
 
     schema = load_gold_config().schema
     with connect(settings) as connection, connection.cursor() as cursor:
         cursor.execute("select to_regclass(%s) is not null", (f'"{schema}".load_runs',))
         if not cursor.fetchone()[0]:
-            return "not loaded yet"
+            return None
         cursor.execute(f'select max(as_of), max(finished_at) from "{schema}".load_runs')
         as_of, finished = cursor.fetchone()
-    if as_of is None:
+    return None if as_of is None else (as_of, finished)
+
+
+def newest_in_gold(settings: Settings) -> str:
+    last_load = gold_last_load(settings)
+    if last_load is None:
         return "not loaded yet"
+    as_of, finished = last_load
     age = (datetime.now(UTC) - finished).total_seconds()
     return f"newest event {as_of:%Y-%m-%d %H:%M:%S}, loaded {age:.0f} s ago"
 
