@@ -45,13 +45,20 @@ from spark_jobs.silver.tables import (
 )
 from spark_jobs.silver.validate import (
     apply_value_rules,
+    apply_verdicts,
     batch_references,
+    changed_lines,
+    check_columns,
     check_references,
     keep_settled,
     mark_duplicates,
 )
 
 log = logging.getLogger(__name__)
+
+# Up to this many changed verdicts are broadcast to the lines (no shuffle of the wide rows); a
+# replay that makes every line a duplicate has more, and joins them by shuffling both sides.
+BROADCAST_VERDICTS_MAX = 250_000
 
 
 class ReconciliationError(RuntimeError):
@@ -160,9 +167,13 @@ def classify(spark: SparkSession, silver_root: str, objects: DataFrame, options:
     known_skus = _known(spark, silver_root, batch_skus, "sku", PRODUCTS.name)
     existing = _existing_events(spark, silver_root, facts["dates"])
     settled = _settled_quarantine(spark, silver_root, facts["keys"], facts["ingest_dates"])
-    classified = materialise(
-        keep_settled(mark_duplicates(check_references(parsed, known_stores, known_skus), existing), settled)
+    checked = keep_settled(
+        mark_duplicates(check_references(check_columns(parsed), known_stores, known_skus), existing), settled
     )
+    changes = materialise(changed_lines(checked))
+    small = changes.count() <= BROADCAST_VERDICTS_MAX
+    classified = materialise(apply_verdicts(parsed, F.broadcast(changes) if small else changes))
+    release(changes)
     release(parsed)
     # collect_set drops nulls; a line whose key and bronze time name no date is in the null partition.
     ingest_dates = [*facts["ingest_dates"], None]

@@ -5,6 +5,12 @@ line is fine) and returns it with more reasons set; nothing is ever filtered out
 quarantine gets every line that fails. Rules read what they check from the schema metadata
 (schemas.py), so a renamed field needs no change here.
 
+The cross-line checks (references, duplicates, settled lines) need joins and a window, which
+shuffle their input. They run on `check_columns`, a narrow projection of about a hundred bytes a
+line, not on the parsed lines with their payloads and structs (ten times wider); `changed_lines`
+keeps the few lines whose verdict they changed, and `apply_verdicts` puts those back on the
+wide frame with one join.
+
 Duplicates are decided per event_id with one winner: the line already in silver if it is in
 this batch (a rerun of the same bronze object), else the earliest arrival, then the bronze key
 and line. Every other line with that event_id is quarantined as `duplicate_event_id`, so a
@@ -100,6 +106,48 @@ def batch_references(events: DataFrame) -> tuple[DataFrame, DataFrame]:
     return stores, skus
 
 
+CHECK_COLUMNS = (*LINE_KEY, "reason", "detail", "schema_key", "event_id", "store_id", "arrived_at", "skus")
+
+
+def check_columns(events: DataFrame, schemas: Sequence[EventSchema] = EVENT_SCHEMAS) -> DataFrame:
+    """What check_references, mark_duplicates and keep_settled read, and the verdict so far.
+
+    `skus` is every SKU the line's event names (null when it names none); `_parsed_reason` and
+    `_parsed_detail` keep the verdict before the checks, for `changed_lines`.
+    """
+    return events.select(
+        *[name for name in CHECK_COLUMNS if name != "skus"],
+        _referenced_skus(schemas).alias("skus"),
+        F.col("reason").alias("_parsed_reason"),
+        F.col("detail").alias("_parsed_detail"),
+    )
+
+
+def changed_lines(checked: DataFrame) -> DataFrame:
+    """[bronze_key, bronze_line, reason, detail] of the lines whose verdict the checks changed."""
+    same = F.col("reason").eqNullSafe(F.col("_parsed_reason")) & F.col("detail").eqNullSafe(
+        F.col("_parsed_detail")
+    )
+    return checked.where(~same).select(*LINE_KEY, "reason", "detail")
+
+
+def apply_verdicts(events: DataFrame, changes: DataFrame) -> DataFrame:
+    """`events` with reason and detail replaced where `changes` (from changed_lines) has the line.
+
+    Every change sets a reason (the checks only ever reject), so a line without one keeps its own.
+    """
+    verdicts = changes.select(
+        *LINE_KEY, F.col("reason").alias("_new_reason"), F.col("detail").alias("_new_detail")
+    )
+    changed = F.col("_new_reason").isNotNull()
+    return (
+        events.join(verdicts, list(LINE_KEY), "left")
+        .withColumn("reason", F.when(changed, F.col("_new_reason")).otherwise(F.col("reason")))
+        .withColumn("detail", F.when(changed, F.col("_new_detail")).otherwise(F.col("detail")))
+        .drop("_new_reason", "_new_detail")
+    )
+
+
 def _referenced_skus(schemas: Sequence[EventSchema]) -> Column:
     """All SKUs a line's event names, as one array (null for events that name none)."""
     arrays = []
@@ -139,8 +187,9 @@ def check_references(
 ) -> DataFrame:
     """`unknown_store` and `unknown_sku` for lines that name a store or SKU no reference has.
 
-    `known_stores` has a `store_id` column and `known_skus` a `sku` column: silver's reference
-    tables and this batch's store and product events together (see batch_references).
+    `events` is `check_columns` of the parsed lines. `known_stores` has a `store_id` column and
+    `known_skus` a `sku` column: silver's reference tables and this batch's store and product
+    events together (see batch_references).
     """
     fine = F.col("reason").isNull()
     stores = known_stores.select("store_id").where(F.col("store_id").isNotNull()).distinct()
@@ -149,7 +198,7 @@ def check_references(
     checked = events.where(fine & F.col("schema_key").isin(*_store_referencing_keys(schemas)))
     unknown_stores = checked.select(*LINE_KEY, "store_id").join(F.broadcast(stores), "store_id", "left_anti")
 
-    named = events.where(fine).select(*LINE_KEY, F.explode(_referenced_skus(schemas)).alias("sku"))
+    named = events.where(fine).select(*LINE_KEY, F.explode("skus").alias("sku"))
     unknown_skus = (
         named.join(F.broadcast(skus), "sku", "left_anti")
         .groupBy(*LINE_KEY)

@@ -12,7 +12,10 @@ from spark_jobs.silver.frames import materialise
 from spark_jobs.silver.parse import parse_bronze_lines, parse_events, split_lines
 from spark_jobs.silver.validate import (
     apply_value_rules,
+    apply_verdicts,
     batch_references,
+    changed_lines,
+    check_columns,
     check_references,
     keep_settled,
     mark_duplicates,
@@ -89,8 +92,11 @@ def classified(local_spark, bronze_objects) -> dict:
         [(KEY, LINE["already quarantined"], reasons.UNKNOWN_SKU, "sku SKU-X")],
         "bronze_key string, bronze_line int, reason string, detail string",
     )
-    checked = check_references(parsed, known_stores, known_skus)
-    rows = keep_settled(mark_duplicates(checked, existing), quarantined).collect()
+    checked = keep_settled(
+        mark_duplicates(check_references(check_columns(parsed), known_stores, known_skus), existing),
+        quarantined,
+    )
+    rows = apply_verdicts(parsed, changed_lines(checked)).collect()
     assert len(rows) == len(CASES), "a validation step lost or duplicated lines"
     by_line = {row["bronze_line"]: row for row in rows}
     return {name: by_line[LINE[name]] for name in CASES}
