@@ -39,6 +39,11 @@ def test_results_say_which_expectations_failed(report):
     assert len(report.warnings) == 1
 
 
+def test_counts_are_kept_for_every_expectation(report):
+    """The counting pass asks for no sample values; counts must come back all the same."""
+    assert [(r.element_count, r.unexpected_count) for r in report.results] == [(3, 0), (3, 1), (3, 1)]
+
+
 def test_a_critical_failure_names_table_expectation_and_bad_rows(report):
     with pytest.raises(QualityGateError) as raised:
         quality.enforce(report, "s3a://silver/_meta/quality_results")
