@@ -42,6 +42,7 @@ CASES = {
         None,
         None,
     ),
+    "a key-like text inside an unknown string": (_sale(note='cashier typed "store_id": 7'), None, None),
     "valid delivery": (se.delivery_event("S001", [("SKU-1", 4)]), None, None),
     "valid product without store": (se.product_event("SKU-1"), None, None),
     "valid store": (se.store_event("S001"), None, None),
