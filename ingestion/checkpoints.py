@@ -15,13 +15,13 @@ checkpoint. Either way each record is in exactly one object.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from lakehouse.config import Settings
 from lakehouse.db import connect
+from lakehouse.locks import lock_key
 
 SCHEMA_SQL = """
 create schema if not exists ingestion;
@@ -83,7 +83,7 @@ class CheckpointStore:
         self._resources.__exit__(*exc_info)  # closing the session releases the advisory lock
 
     def _lock_id(self) -> int:
-        return zlib.crc32(f"kinesis_to_bronze:{self.stream}".encode())
+        return lock_key("kinesis_to_bronze", self.stream)
 
     @contextmanager
     def _cursor(self) -> Iterator:

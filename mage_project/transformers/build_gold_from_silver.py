@@ -1,6 +1,7 @@
 """Run the stock model on silver and load gold in one transaction (spark_jobs/gold/job.py)."""
 
 from lakehouse.config import load_settings
+from lakehouse.locks import StageBusyError, stage_lock
 from spark_jobs.gold.job import run_silver_to_gold
 from spark_jobs.session import spark_session
 
@@ -11,13 +12,19 @@ if "transformer" not in globals():
 @transformer
 def build_gold_from_silver(migrated: dict, *args, **kwargs) -> dict:
     settings = load_settings()
-    summary = run_silver_to_gold(
-        spark_session("silver-to-gold", settings),
-        settings,
-        kwargs.get("silver_bucket"),
-        schema=migrated["gold_schema"],
-        full=str(kwargs.get("full", "false")).lower() == "true",
-        publish=False,
-    )
+    schema = migrated["gold_schema"]
+    try:
+        with stage_lock(settings, "gold", schema):
+            summary = run_silver_to_gold(
+                spark_session("silver-to-gold", settings),
+                settings,
+                kwargs.get("silver_bucket"),
+                schema=schema,
+                full=str(kwargs.get("full", "false")).lower() == "true",
+                publish=False,
+            )
+    except StageBusyError as busy:
+        print(f"gold: skipped, {busy}")
+        return {"schema": schema, "skipped": str(busy)}
     print(f"gold: {summary}")
     return summary

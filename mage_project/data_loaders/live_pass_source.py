@@ -1,0 +1,26 @@
+"""Streaming: bronze, silver and gold pass after pass (spark_jobs/live.py); each pass goes downstream."""
+
+from collections.abc import Callable
+
+from mage_ai.streaming.sources.base_python import BasePythonSource
+
+from lakehouse.config import load_settings, merged_environment
+from spark_jobs.gold.config import load_gold_config
+from spark_jobs.live import run_live
+from spark_jobs.session import spark_session
+
+if "streaming_source" not in globals():
+    from mage_ai.data_preparation.decorators import streaming_source
+
+
+@streaming_source
+class LivePassSource(BasePythonSource):
+    def init_client(self):
+        self.settings = load_settings()
+        self.spark = spark_session("pos-live", self.settings)
+        self.poll_seconds = float(merged_environment().get("LIVE_POLL_SECONDS") or 5)
+
+    def batch_read(self, handler: Callable):
+        schema = load_gold_config().schema
+        for done in run_live(self.spark, self.settings, schema, self.poll_seconds):
+            handler([done.as_dict()])

@@ -1,0 +1,104 @@
+"""The continuous path: Kinesis -> bronze -> silver -> gold in one process with a warm SparkSession.
+
+The every-minute Mage schedules start three runs, each in a new process with a cold JVM, and
+an event waits for up to three ticks: minutes from sale to gold. `pos_live` (a Mage streaming
+pipeline whose source calls `run_live`) instead loops: drain the new records into bronze, take
+the new objects into silver, refresh gold when silver took anything, publish the alerts, and
+start again after `LIVE_POLL_SECONDS` when there was nothing new. Each stage is the same
+function the batch pipelines call, under the same locks (lakehouse/locks.py), so the loop and
+the schedules can run side by side without writing anything twice: whichever holds a stage
+does it, the other skips that stage for this pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from pyspark.sql import SparkSession
+
+from ingestion.checkpoints import DrainLockedError
+from ingestion.drain import drain
+from lakehouse.config import Settings
+from lakehouse.locks import StageBusyError, stage_lock
+from spark_jobs.gold.job import run_silver_to_gold
+from spark_jobs.gold.migrate import migrate
+from spark_jobs.silver.job import SilverOptions, run_bronze_to_silver
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LivePass:
+    """What one pass did per stage: a summary, or why the stage was skipped."""
+
+    bronze_events: int = 0
+    silver_events: int = 0
+    gold: dict | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def did_work(self) -> bool:
+        return bool(self.bronze_events or self.silver_events or self.gold)
+
+    def as_dict(self) -> dict:
+        return {
+            "bronze_events": self.bronze_events,
+            "silver_events": self.silver_events,
+            "gold": self.gold,
+            "skipped": self.skipped,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def run_pass(spark: SparkSession, settings: Settings, schema: str, gold_due: bool) -> LivePass:
+    """One pass through the three stages; gold runs when silver took events or `gold_due`."""
+    began = time.monotonic()
+    done = LivePass()
+    try:
+        done.bronze_events = drain(settings).events
+    except DrainLockedError as busy:
+        done.skipped["bronze"] = str(busy)
+    try:
+        with stage_lock(settings, "silver", settings.silver_bucket):
+            summary = run_bronze_to_silver(spark, settings, options=SilverOptions.from_environment())
+        done.silver_events = summary["accepted_events"] + summary["quarantined"]
+    except StageBusyError as busy:
+        # A scheduled run is taking the objects; gold must follow whatever it writes.
+        done.skipped["silver"] = str(busy)
+        gold_due = True
+    if done.silver_events or gold_due:
+        try:
+            with stage_lock(settings, "gold", schema):
+                done.gold = run_silver_to_gold(spark, settings, schema=schema, publish=True)
+        except StageBusyError as busy:
+            done.skipped["gold"] = str(busy)
+    done.seconds = time.monotonic() - began
+    return done
+
+
+def run_live(
+    spark: SparkSession,
+    settings: Settings,
+    schema: str,
+    poll_seconds: float,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Iterator[LivePass]:
+    """Pass after pass until `should_stop`; yields each pass that did something.
+
+    Gold is retried on the next pass when a pass could not run it (busy, or silver changed by
+    another process), so nothing silver took is left out of gold for longer than a pass.
+    """
+    migrate(settings, schema)
+    gold_due = True  # the first pass brings gold up to whatever silver already holds
+    while not should_stop():
+        done = run_pass(spark, settings, schema, gold_due)
+        gold_due = "gold" in done.skipped or "silver" in done.skipped
+        log.info("live pass: %s", done.as_dict())
+        if done.did_work:
+            yield done
+        else:
+            time.sleep(poll_seconds)
