@@ -17,5 +17,6 @@ class LogLivePass(BasePythonSink):
             self._print(
                 f"live: bronze +{done['bronze_events']} events, silver +{done['silver_events']} lines, "
                 f"gold {gold.get('mode', 'not run')} as of {gold.get('as_of', '-')}, "
-                f"alerts {gold.get('alerts', {})}, {done['seconds']} s; skipped {done['skipped'] or 'nothing'}"
+                f"alerts {gold.get('alerts', {})}, {done['seconds']} s; "
+                f"skipped {done['skipped'] or 'nothing'}"
             )

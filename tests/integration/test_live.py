@@ -51,9 +51,9 @@ def _gold_sale_lines(settings: Settings, schema: str) -> int:
 
 def test_a_held_lock_makes_a_second_holder_skip(postgres: Settings):
     with stage_lock(postgres, "silver", "some-bucket"):
-        with pytest.raises(StageBusyError, match="silver of some-bucket is running in another process"):
-            with stage_lock(postgres, "silver", "some-bucket"):
-                pass
+        busy = pytest.raises(StageBusyError, match="silver of some-bucket is running in another process")
+        with busy, stage_lock(postgres, "silver", "some-bucket"):
+            pass
         with stage_lock(postgres, "silver", "another-bucket"):
             pass
     with stage_lock(postgres, "silver", "some-bucket"):
