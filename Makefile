@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # Stamp files make `make setup` idempotent: a step reruns only when its inputs change.
 SETUP_STAMPS := $(VENV)/.installed $(LS_VENV)/.installed .cache/jars/.verified .cache/localstack/.kinesis-mock
 
-.PHONY: help setup system-packages up down status logs psql alerts clean test test-unit test-integration \
+.PHONY: help setup system-packages up down status logs psql alerts clean live test test-unit test-integration \
         lint format bench demo
 
 help: ## list the targets
@@ -106,6 +106,9 @@ bench: setup ## benchmarks: figures and ratios as a table, and bench/results/lat
 
 # Terraform targets (tf-apply, tf-destroy, ...) live beside the configuration.
 -include terraform/terraform.mk
+
+live: up ## run the pos_live pipeline in the foreground: Kinesis -> gold continuously (Ctrl-C stops it)
+	@$(PY) -m lakehouse.mage pos_live
 
 demo: up ## backfill 30 days, stream live while Mage's schedules run bronze -> silver -> gold, summarise
 	@$(PY) -m lakehouse.demo

@@ -3,6 +3,9 @@
 On a private stack (bench/private_stack.py) whose Mage schedules run kinesis_to_bronze,
 bronze_to_silver and silver_to_gold every minute, exactly as `make demo` does: a short
 backfill gives the stock model history, then the stores sell live for BENCH_FRESHNESS_SECONDS.
+With BENCH_FRESHNESS_PATH=live (the default) the `pos_live` streaming pipeline also runs from
+the start of the live phase (`mage run`, as `make live` does), beside the schedules; with
+`schedules` only the every-minute runs carry the events.
 
 - gold freshness, per live sale line: `fact_sales.loaded_at` (the load's transaction time)
   minus the sale's event time;
@@ -28,9 +31,12 @@ from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.db import connect
 from lakehouse.demo import gold_schema, send, wait_for_gold
+from lakehouse.mage import start_pipeline
 from lakehouse.resources import ensure_resources
+from lakehouse.stack import process
 from producer.simulation import LIVE, SimulationConfig
 
+PATH = os.environ.get("BENCH_FRESHNESS_PATH", "live")
 LIVE_SECONDS = float(os.environ.get("BENCH_FRESHNESS_SECONDS", "180"))
 RATE = float(os.environ.get("BENCH_FRESHNESS_RATE", "5"))
 BACKFILL_DAYS = int(os.environ.get("BENCH_FRESHNESS_BACKFILL_DAYS", "14"))
@@ -43,6 +49,7 @@ class MemorySampler(threading.Thread):
     def __init__(self, stack: PrivateStack, interval: float = 2.0) -> None:
         super().__init__(daemon=True)
         self.stack, self.interval = stack, interval
+        self.extra_pids: dict[str, int] = {}  # processes started beside the stack (pos_live)
         self.peak_total = 0
         self.peak_by_component: dict[str, int] = {}
         self._stop_event = threading.Event()
@@ -50,6 +57,8 @@ class MemorySampler(threading.Thread):
     def run(self) -> None:
         while not self._stop_event.is_set():
             sizes = self.stack.resident_bytes()
+            for name, pid in self.extra_pids.items():
+                sizes[name] = process.tree_rss_bytes(pid)
             self.peak_total = max(self.peak_total, sum(sizes.values()))
             for name, size in sizes.items():
                 self.peak_by_component[name] = max(self.peak_by_component.get(name, 0), size)
@@ -127,6 +136,7 @@ def run(settings: Settings) -> list[dict]:
         ensure_resources(private)
         sampler = MemorySampler(stack)
         sampler.start()
+        streaming = None
         try:
             first_day = date.today() - timedelta(days=BACKFILL_DAYS + 1)
             backfill = SimulationConfig(
@@ -136,16 +146,22 @@ def run(settings: Settings) -> list[dict]:
             if not wait_for_gold(private, newest, CATCH_UP_SECONDS):
                 raise RuntimeError("gold did not catch up with the backfill; see the private Mage's runs")
             live_began = datetime.now(UTC)
+            if PATH == "live":
+                streaming = start_pipeline("pos_live", private, private.stack_run_dir / "pos_live.log")
+                sampler.extra_pids["pos_live"] = streaming.pid
             live = dataclasses.replace(backfill, mode=LIVE, rate=RATE, duration_seconds=LIVE_SECONDS)
             _, newest = send(private, live, "live")
             if not wait_for_gold(private, newest, CATCH_UP_SECONDS):
                 raise RuntimeError("gold did not catch up with the live phase; see the private Mage's runs")
         finally:
             sampler.stop()
+            if streaming is not None:
+                streaming.terminate()
+                streaming.wait(60)
         lines, p50, p95 = gold_freshness(private, live_began)
         alerts = alert_latencies(private, live_began)
     figures = [
-        figure("live sale lines measured", lines, "lines"),
+        figure(f"live sale lines measured ({PATH} path)", lines, "lines"),
         figure("event to gold, p50", p50, "s"),
         figure("event to gold, p95", p95, "s", "<= 60"),
         figure("alerts raised during the live phase", len(alerts), "alerts"),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from dataclasses import dataclass
 
 from lakehouse.config import REPO_ROOT, Settings, load_settings
@@ -23,6 +25,29 @@ class PipelineRun:
         return self.returncode == 0
 
 
+def pipeline_command(pipeline: str, variables: dict[str, object] | None = None) -> list[str]:
+    """`mage run mage_project <pipeline>` with the project's Mage."""
+    command = [str(MAIN_VENV / "bin" / "mage"), "run", str(MAGE_PROJECT), pipeline]
+    if variables:
+        command += ["--runtime-vars", json.dumps(variables)]
+    return command
+
+
+def start_pipeline(pipeline: str, settings: Settings, log_path) -> subprocess.Popen:
+    """Start a streaming pipeline (it runs until stopped) in the background, output to `log_path`.
+
+    The caller stops it with `terminate()`; each pass it made is in the log.
+    """
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            pipeline_command(pipeline),
+            cwd=REPO_ROOT,
+            env=mage_environment(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def run_pipeline(
     pipeline: str,
     variables: dict[str, object] | None = None,
@@ -32,9 +57,7 @@ def run_pipeline(
 ) -> PipelineRun:
     """`mage run mage_project <pipeline>`; with run_tests, a failing block test fails the run."""
     settings = settings or load_settings()
-    command = [str(MAIN_VENV / "bin" / "mage"), "run", str(MAGE_PROJECT), pipeline]
-    if variables:
-        command += ["--runtime-vars", json.dumps(variables)]
+    command = pipeline_command(pipeline, variables)
     if run_tests:
         command.append("--test")
     result = subprocess.run(
@@ -47,3 +70,19 @@ def run_pipeline(
         check=False,
     )
     return PipelineRun(pipeline, result.returncode, result.stdout + result.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m lakehouse.mage <pipeline>`: run it in the foreground with the project's settings."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if len(arguments) != 1:
+        print("usage: python -m lakehouse.mage <pipeline>  (e.g. pos_live)", file=sys.stderr)
+        return 2
+    command = pipeline_command(arguments[0])
+    os.chdir(REPO_ROOT)
+    os.execve(command[0], command, mage_environment(load_settings()))
+    return 0  # not reached: execve replaces this process
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
