@@ -3,9 +3,9 @@
 On a private stack (bench/private_stack.py) whose Mage schedules run kinesis_to_bronze,
 bronze_to_silver and silver_to_gold every minute, exactly as `make demo` does: a short
 backfill gives the stock model history, then the stores sell live for BENCH_FRESHNESS_SECONDS.
-With BENCH_FRESHNESS_PATH=live (the default) the `pos_live` streaming pipeline also runs from
-the start of the live phase (`mage run`, as `make live` does), beside the schedules; with
-`schedules` only the every-minute runs carry the events.
+With BENCH_FRESHNESS_PATH=live (the default) the `pos_live` streaming pipeline runs from the
+start of the live phase (`mage run`, as `make live` does) and owns silver and gold, so the
+schedules' runs of those skip; with `schedules` only the every-minute runs carry the events.
 
 - gold freshness, per live sale line: `fact_sales.loaded_at` (the load's transaction time)
   minus the sale's event time;
@@ -31,7 +31,7 @@ from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.db import connect
 from lakehouse.demo import gold_schema, send, wait_for_gold
-from lakehouse.mage import start_pipeline
+from lakehouse.mage import start_pipeline, stop_pipeline
 from lakehouse.resources import ensure_resources
 from lakehouse.stack import process
 from producer.simulation import LIVE, SimulationConfig
@@ -156,8 +156,7 @@ def run(settings: Settings) -> list[dict]:
         finally:
             sampler.stop()
             if streaming is not None:
-                streaming.terminate()
-                streaming.wait(60)
+                stop_pipeline(streaming)
         lines, p50, p95 = gold_freshness(private, live_began)
         alerts = alert_latencies(private, live_began)
     figures = [

@@ -5,9 +5,9 @@ an event waits for up to three ticks: minutes from sale to gold. `pos_live` (a M
 pipeline whose source calls `run_live`) instead loops: drain the new records into bronze, take
 the new objects into silver, refresh gold when silver took anything, publish the alerts, and
 start again after `LIVE_POLL_SECONDS` when there was nothing new. Each stage is the same
-function the batch pipelines call, under the same locks (lakehouse/locks.py), so the loop and
-the schedules can run side by side without writing anything twice: whichever holds a stage
-does it, the other skips that stage for this pass.
+function the batch pipelines call, and the loop holds the stages' locks (lakehouse/locks.py)
+while it runs, so the schedules may stay on: their runs skip while the loop owns the stages
+and take over when it stops, and nothing is written twice.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
@@ -55,29 +56,33 @@ class LivePass:
 
 
 def run_pass(spark: SparkSession, settings: Settings, schema: str, gold_due: bool) -> LivePass:
-    """One pass through the three stages; gold runs when silver took events or `gold_due`."""
+    """One pass through the three stages; gold runs when silver took events or `gold_due`.
+
+    The caller holds the silver and gold locks (run_live); bronze's lock is the drain's own.
+    """
     began = time.monotonic()
     done = LivePass()
     try:
         done.bronze_events = drain(settings).events
     except DrainLockedError as busy:
-        done.skipped["bronze"] = str(busy)
-    try:
-        with stage_lock(settings, "silver", settings.silver_bucket):
-            summary = run_bronze_to_silver(spark, settings, options=SilverOptions.from_environment())
-        done.silver_events = summary["accepted_events"] + summary["quarantined"]
-    except StageBusyError as busy:
-        # A scheduled run is taking the objects; gold must follow whatever it writes.
-        done.skipped["silver"] = str(busy)
-        gold_due = True
+        done.skipped["bronze"] = str(busy)  # a batch drain is writing the same records to bronze
+    summary = run_bronze_to_silver(spark, settings, options=SilverOptions.from_environment())
+    done.silver_events = summary["accepted_events"] + summary["quarantined"]
     if done.silver_events or gold_due:
-        try:
-            with stage_lock(settings, "gold", schema):
-                done.gold = run_silver_to_gold(spark, settings, schema=schema, publish=True)
-        except StageBusyError as busy:
-            done.skipped["gold"] = str(busy)
+        done.gold = run_silver_to_gold(spark, settings, schema=schema, publish=True)
     done.seconds = time.monotonic() - began
     return done
+
+
+def _hold(held: ExitStack, settings: Settings, stage: str, target: str, poll_seconds: float) -> None:
+    """Take a stage's lock into `held`, waiting for a run that has it to finish."""
+    while True:
+        try:
+            held.enter_context(stage_lock(settings, stage, target))
+            return
+        except StageBusyError:
+            log.info("pos_live: waiting for the running %s of %s to finish", stage, target)
+            time.sleep(poll_seconds)
 
 
 def run_live(
@@ -87,18 +92,22 @@ def run_live(
     poll_seconds: float,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Iterator[LivePass]:
-    """Pass after pass until `should_stop`; yields each pass that did something.
+    """Pass after pass until `should_stop` (or the generator is closed); yields each busy pass.
 
-    Gold is retried on the next pass when a pass could not run it (busy, or silver changed by
-    another process), so nothing silver took is left out of gold for longer than a pass.
+    The loop holds the silver and gold locks for as long as it runs: the every-minute runs of
+    bronze_to_silver and silver_to_gold then skip at once, before starting a Spark session,
+    instead of competing with it for the cores and for the same new data.
     """
     migrate(settings, schema)
-    gold_due = True  # the first pass brings gold up to whatever silver already holds
-    while not should_stop():
-        done = run_pass(spark, settings, schema, gold_due)
-        gold_due = "gold" in done.skipped or "silver" in done.skipped
-        log.info("live pass: %s", done.as_dict())
-        if done.did_work:
-            yield done
-        else:
-            time.sleep(poll_seconds)
+    with ExitStack() as held:
+        _hold(held, settings, "silver", settings.silver_bucket, poll_seconds)
+        _hold(held, settings, "gold", schema, poll_seconds)
+        gold_due = True  # the first pass brings gold up to whatever silver already holds
+        while not should_stop():
+            done = run_pass(spark, settings, schema, gold_due)
+            gold_due = False
+            log.info("live pass: %s", done.as_dict())
+            if done.did_work:
+                yield done
+            else:
+                time.sleep(poll_seconds)

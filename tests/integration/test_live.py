@@ -60,23 +60,27 @@ def test_a_held_lock_makes_a_second_holder_skip(postgres: Settings):
         pass  # released when the first block ended
 
 
-def test_passes_take_new_records_to_gold_and_skip_busy_stages(live, spark):
+def test_passes_take_new_records_to_gold_and_own_the_stages(live, spark):
     settings, schema = live
     simulation = Simulation(CONFIG)
     events = list(simulation)
     assert KinesisSink(settings).send(events).events_failed == 0
     sale_lines = sum(event.sale_lines for event in events)
 
-    first = next(run_live(spark, settings, schema, poll_seconds=0.1))
+    passes = run_live(spark, settings, schema, poll_seconds=0.1)
+    first = next(passes)
     assert first.bronze_events == len(events)
     assert first.silver_events == len(events)
     assert first.gold is not None and first.gold["mode"] == "full", first.as_dict()
     assert _gold_sale_lines(settings, schema) == sale_lines
 
-    # A scheduled run holding silver: the pass skips silver and still refreshes gold after it.
-    with stage_lock(settings, "silver", settings.silver_bucket):
-        busy = run_pass(spark, settings, schema, gold_due=False)
-    assert "silver" in busy.skipped and busy.gold is not None, busy.as_dict()
+    # While the loop runs, a scheduled run finds silver and gold taken and skips.
+    for stage, target in (("silver", settings.silver_bucket), ("gold", schema)):
+        with pytest.raises(StageBusyError), stage_lock(settings, stage, target):
+            pass
+    passes.close()
+    with stage_lock(settings, "silver", settings.silver_bucket), stage_lock(settings, "gold", schema):
+        pass  # released when the loop stopped
 
     # Nothing new and nothing due: a pass that does no work.
     idle = run_pass(spark, settings, schema, gold_due=False)
