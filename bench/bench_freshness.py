@@ -3,9 +3,10 @@
 On a private stack (bench/private_stack.py) whose Mage schedules run kinesis_to_bronze,
 bronze_to_silver and silver_to_gold every minute, exactly as `make demo` does: a short
 backfill gives the stock model history, then the stores sell live for BENCH_FRESHNESS_SECONDS.
-With BENCH_FRESHNESS_PATH=live (the default) the `pos_live` streaming pipeline runs from the
-start of the live phase (`mage run`, as `make live` does) and owns silver and gold, so the
-schedules' runs of those skip; with `schedules` only the every-minute runs carry the events.
+With BENCH_FRESHNESS_PATH=live (the default) the `pos_live` streaming pipeline (`mage run`, as
+`make live` does) starts after the backfill, and the live phase begins once it has made its
+first pass, as in a deployment where the loop is always running; it owns silver and gold, so
+the schedules' runs of those skip. With `schedules`, only the every-minute runs carry events.
 
 - gold freshness, per live sale line: `fact_sales.loaded_at` (the load's transaction time)
   minus the sale's event time;
@@ -23,7 +24,9 @@ import dataclasses
 import json
 import os
 import threading
+import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from bench import figure
 from bench.private_stack import PrivateStack, private_stack
@@ -67,6 +70,17 @@ class MemorySampler(threading.Thread):
     def stop(self) -> None:
         self._stop_event.set()
         self.join()
+
+
+def wait_for_first_pass(log_path: Path, streaming, timeout: float = 900) -> None:
+    """Until pos_live logged its first pass: a running deployment's loop is warm, not starting."""
+    deadline = time.monotonic() + timeout
+    while "[LogLivePass]" not in log_path.read_text(errors="replace"):
+        if streaming.poll() is not None:
+            raise RuntimeError(f"pos_live exited with {streaming.returncode}; see {log_path}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"pos_live logged no pass in {timeout:.0f} s; see {log_path}")
+        time.sleep(2)
 
 
 def gold_freshness(settings: Settings, since: datetime) -> tuple[int, float, float]:
@@ -145,10 +159,12 @@ def run(settings: Settings) -> list[dict]:
             _, newest = send(private, backfill, "backfill")
             if not wait_for_gold(private, newest, CATCH_UP_SECONDS):
                 raise RuntimeError("gold did not catch up with the backfill; see the private Mage's runs")
-            live_began = datetime.now(UTC)
             if PATH == "live":
-                streaming = start_pipeline("pos_live", private, private.stack_run_dir / "pos_live.log")
+                log_path = private.stack_run_dir / "pos_live.log"
+                streaming = start_pipeline("pos_live", private, log_path)
                 sampler.extra_pids["pos_live"] = streaming.pid
+                wait_for_first_pass(log_path, streaming)
+            live_began = datetime.now(UTC)
             live = dataclasses.replace(backfill, mode=LIVE, rate=RATE, duration_seconds=LIVE_SECONDS)
             _, newest = send(private, live, "live")
             if not wait_for_gold(private, newest, CATCH_UP_SECONDS):

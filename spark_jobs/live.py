@@ -39,6 +39,7 @@ class LivePass:
     silver_events: int = 0
     gold: dict | None = None
     skipped: dict[str, str] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -51,6 +52,7 @@ class LivePass:
             "silver_events": self.silver_events,
             "gold": self.gold,
             "skipped": self.skipped,
+            "stage_seconds": self.stage_seconds,
             "seconds": round(self.seconds, 1),
         }
 
@@ -66,10 +68,13 @@ def run_pass(spark: SparkSession, settings: Settings, schema: str, gold_due: boo
         done.bronze_events = drain(settings).events
     except DrainLockedError as busy:
         done.skipped["bronze"] = str(busy)  # a batch drain is writing the same records to bronze
+    done.stage_seconds["bronze"] = round(time.monotonic() - began, 1)
     summary = run_bronze_to_silver(spark, settings, options=SilverOptions.from_environment())
     done.silver_events = summary["accepted_events"] + summary["quarantined"]
+    done.stage_seconds["silver"] = summary["seconds"]
     if done.silver_events or gold_due:
         done.gold = run_silver_to_gold(spark, settings, schema=schema, publish=True)
+        done.stage_seconds["gold"] = done.gold.get("seconds", 0.0)
     done.seconds = time.monotonic() - began
     return done
 

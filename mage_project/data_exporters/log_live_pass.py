@@ -15,8 +15,8 @@ class LogLivePass(BasePythonSink):
         for done in messages:
             gold = done["gold"] or {}
             self._print(
-                f"live: bronze +{done['bronze_events']} events, silver +{done['silver_events']} lines, "
+                f"live: bronze +{done['bronze_events']} events, silver +{done['silver_events']} events, "
                 f"gold {gold.get('mode', 'not run')} as of {gold.get('as_of', '-')}, "
-                f"alerts {gold.get('alerts', {})}, {done['seconds']} s; "
+                f"alerts {gold.get('alerts', {})}, {done['seconds']} s {done['stage_seconds']}; "
                 f"skipped {done['skipped'] or 'nothing'}"
             )
