@@ -24,17 +24,15 @@ import dataclasses
 import json
 import os
 import threading
-import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from bench import figure
 from bench.private_stack import PrivateStack, private_stack
 from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.db import connect
-from lakehouse.demo import gold_schema, send, wait_for_gold
-from lakehouse.mage import start_pipeline, stop_pipeline
+from lakehouse.demo import FIRST_PASS, gold_schema, send, wait_for_gold
+from lakehouse.mage import start_pipeline, stop_pipeline, wait_for_log_line
 from lakehouse.resources import ensure_resources
 from lakehouse.stack import process
 from producer.simulation import LIVE, SimulationConfig
@@ -70,17 +68,6 @@ class MemorySampler(threading.Thread):
     def stop(self) -> None:
         self._stop_event.set()
         self.join()
-
-
-def wait_for_first_pass(log_path: Path, streaming, timeout: float = 900) -> None:
-    """Until pos_live logged its first pass: a running deployment's loop is warm, not starting."""
-    deadline = time.monotonic() + timeout
-    while "[LogLivePass]" not in log_path.read_text(errors="replace"):
-        if streaming.poll() is not None:
-            raise RuntimeError(f"pos_live exited with {streaming.returncode}; see {log_path}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"pos_live logged no pass in {timeout:.0f} s; see {log_path}")
-        time.sleep(2)
 
 
 def gold_freshness(settings: Settings, since: datetime) -> tuple[int, float, float]:
@@ -163,7 +150,7 @@ def run(settings: Settings) -> list[dict]:
                 log_path = private.stack_run_dir / "pos_live.log"
                 streaming = start_pipeline("pos_live", private, log_path)
                 sampler.extra_pids["pos_live"] = streaming.pid
-                wait_for_first_pass(log_path, streaming)
+                wait_for_log_line(log_path, streaming, FIRST_PASS, timeout=900)
             live_began = datetime.now(UTC)
             live = dataclasses.replace(backfill, mode=LIVE, rate=RATE, duration_seconds=LIVE_SECONDS)
             _, newest = send(private, live, "live")

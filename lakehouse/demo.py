@@ -1,8 +1,11 @@
 """`make demo`: backfill history, stream live while Mage's schedules run, then summarise every layer.
 
-The demo does not run the pipelines itself: the every-minute triggers of `kinesis_to_bronze`,
-`bronze_to_silver` and `silver_to_gold` in the Mage server do, exactly as they would for a
-user who only starts the producer. The demo waits for gold to catch up with what it sent and
+The demo does not run the stages itself: the every-minute triggers of `kinesis_to_bronze`,
+`bronze_to_silver` and `silver_to_gold` in the Mage server carry the backfill to gold, exactly
+as they would for a user who only starts the producer. For the live phase it also starts the
+`pos_live` streaming pipeline (`mage run`, as `make live` does), which takes new sales to gold
+in seconds rather than minutes, and stops it at the end so the schedules take over again
+(`--schedules-only` leaves it out). The demo waits for gold to catch up with what it sent and
 shows each layer's progress meanwhile.
 """
 
@@ -17,9 +20,13 @@ from datetime import UTC, datetime
 from ingestion.drain import bronze_lines
 from lakehouse.config import Settings, load_settings, merged_environment
 from lakehouse.db import connect
+from lakehouse.mage import start_pipeline, stop_pipeline, wait_for_log_line
 from lakehouse.stack.lag import gold_last_load
 from producer import KinesisSink, Simulation, SimulationConfig
 from producer.simulation import LIVE
+
+# What pos_live's sink logs after each pass (mage_project/data_exporters/log_live_pass.py).
+FIRST_PASS = "[LogLivePass]"
 
 
 def gold_schema() -> str:
@@ -117,10 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--wait-seconds", type=float, default=900, help="how long to wait for gold to catch up"
     )
+    parser.add_argument(
+        "--schedules-only", action="store_true", help="live phase without pos_live: only the schedules"
+    )
     arguments = parser.parse_args(argv)
     settings = load_settings()
 
-    print(f"1/3 backfill: {arguments.days:g} simulated days of POS history into Kinesis", flush=True)
+    print(f"1/4 backfill: {arguments.days:g} simulated days of POS history into Kinesis", flush=True)
     start = datetime.now(UTC).date().toordinal() - int(arguments.days) - 1
     backfill = SimulationConfig(
         seed=arguments.seed,
@@ -131,16 +141,28 @@ def main(argv: list[str] | None = None) -> int:
         bad_rate=0.01,
     )
     produced, newest = send(settings, backfill, "backfill")
-    print("2/3 waiting for Mage's every-minute schedules to carry it to gold", flush=True)
+    print("2/4 waiting for Mage's every-minute schedules to carry it to gold", flush=True)
     if not wait_for_gold(settings, newest, arguments.wait_seconds):
         print("gold did not catch up in time: look at the pipeline runs in the Mage UI", file=sys.stderr)
         return 1
-    print(f"3/3 live: {arguments.rate:g} baskets/s for {arguments.live_seconds:g} s", flush=True)
-    live = dataclasses.replace(
-        backfill, mode=LIVE, rate=arguments.rate, duration_seconds=arguments.live_seconds
-    )
-    live_count, newest = send(settings, live, "live")
-    wait_for_gold(settings, newest, arguments.wait_seconds)
+    streaming = None
+    if not arguments.schedules_only:
+        log_path = settings.stack_run_dir / "logs" / "pos_live.log"
+        print(f"3/4 starting pos_live, Kinesis -> gold continuously (log: {log_path})", flush=True)
+        streaming = start_pipeline("pos_live", settings, log_path)
+    try:
+        if streaming is not None:
+            wait_for_log_line(log_path, streaming, FIRST_PASS, arguments.wait_seconds)
+        print(f"4/4 live: {arguments.rate:g} baskets/s for {arguments.live_seconds:g} s", flush=True)
+        live = dataclasses.replace(
+            backfill, mode=LIVE, rate=arguments.rate, duration_seconds=arguments.live_seconds
+        )
+        live_count, newest = send(settings, live, "live")
+        wait_for_gold(settings, newest, arguments.wait_seconds)
+    finally:
+        if streaming is not None:
+            stop_pipeline(streaming)
+            print("pos_live stopped; the every-minute schedules carry on", flush=True)
     print_summary(settings, produced + live_count)
     return 0
 

@@ -8,7 +8,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from lakehouse.config import REPO_ROOT, Settings, load_settings
 from lakehouse.stack.components import MAIN_VENV, mage_environment
@@ -35,7 +37,7 @@ def pipeline_command(pipeline: str, variables: dict[str, object] | None = None) 
     return command
 
 
-def start_pipeline(pipeline: str, settings: Settings, log_path) -> subprocess.Popen:
+def start_pipeline(pipeline: str, settings: Settings, log_path: Path) -> subprocess.Popen:
     """Start a streaming pipeline (it runs until stopped) in the background, output to `log_path`.
 
     It gets a process group of its own, which `stop_pipeline` stops with its Spark JVM.
@@ -49,6 +51,17 @@ def start_pipeline(pipeline: str, settings: Settings, log_path) -> subprocess.Po
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def wait_for_log_line(log_path: Path, running: subprocess.Popen, marker: str, timeout: float) -> None:
+    """Until `marker` is in the log of what `start_pipeline` started; an error if it exits first."""
+    deadline = time.monotonic() + timeout
+    while marker not in log_path.read_text(errors="replace"):
+        if running.poll() is not None:
+            raise RuntimeError(f"the pipeline exited with {running.returncode}; see {log_path}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no {marker!r} in {log_path} after {timeout:.0f} s; see that log")
+        time.sleep(2)
 
 
 def stop_pipeline(running: subprocess.Popen, grace_seconds: float = 30) -> None:
