@@ -8,12 +8,14 @@ LocalStack has no reset and a reused stack may hold earlier data.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from lakehouse.config import Settings, load_settings
+from lakehouse.resources import ensure_alerts_channel, ensure_bucket, ensure_stream
 from lakehouse.stack.cli import start_native
 from lakehouse.stack.components import Component
 
@@ -71,3 +73,25 @@ def spark(localstack: Settings):
 def unique_name() -> str:
     """A short name no other test run has used, for streams, buckets and schemas."""
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def own_lake(localstack: Settings) -> Callable[[str], Settings]:
+    """`own_lake(name)`: Settings whose stream, buckets, topic and queue are named after `name`, created."""
+
+    def create(name: str) -> Settings:
+        lake = dataclasses.replace(
+            localstack,
+            kinesis_stream=name,
+            bronze_bucket=f"{name}-bronze",
+            silver_bucket=f"{name}-silver",
+            alerts_topic=f"{name}-alerts",
+            alerts_queue=f"{name}-alerts-inbox",
+        )
+        ensure_stream(lake)
+        ensure_bucket(lake, lake.bronze_bucket)
+        ensure_bucket(lake, lake.silver_bucket)
+        ensure_alerts_channel(lake)
+        return lake
+
+    return create

@@ -7,7 +7,6 @@ the stockouts the ground truth records after it.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import uuid
@@ -23,7 +22,6 @@ from ingestion.drain import bronze_lines
 from lakehouse.config import Settings
 from lakehouse.db import connect
 from lakehouse.mage import run_pipeline
-from lakehouse.resources import ensure_alerts_channel, ensure_bucket, ensure_stream
 from producer import KinesisSink, Simulation, SimulationConfig
 from spark_jobs.gold.alerts import latest_alerts
 from spark_jobs.session import s3a_uri
@@ -48,21 +46,10 @@ SILVER_EVENT_TABLES = ("sales_lines", "deliveries", "stock_counts", "stores", "p
 
 
 @pytest.fixture(scope="module")
-def e2e(localstack: Settings, postgres: Settings):
+def e2e(own_lake, postgres: Settings):
     """Settings with names of their own: stream, buckets, topic, queue and gold schema."""
     name = f"e2e{uuid.uuid4().hex[:8]}"
-    settings = dataclasses.replace(
-        localstack,
-        kinesis_stream=name,
-        bronze_bucket=f"{name}-bronze",
-        silver_bucket=f"{name}-silver",
-        alerts_topic=f"{name}-alerts",
-        alerts_queue=f"{name}-alerts-inbox",
-    )
-    ensure_stream(settings)
-    ensure_bucket(settings, settings.bronze_bucket)
-    ensure_bucket(settings, settings.silver_bucket)
-    ensure_alerts_channel(settings)
+    settings = own_lake(name)
     previous_schema = os.environ.get("GOLD_SCHEMA")
     os.environ["GOLD_SCHEMA"] = f"gold_{name}"  # Mage's blocks inherit it through run_pipeline
     yield settings

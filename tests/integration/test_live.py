@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 
 import pytest
@@ -11,7 +10,6 @@ from ingestion.checkpoints import CheckpointStore
 from lakehouse.config import Settings
 from lakehouse.db import connect
 from lakehouse.locks import StageBusyError, stage_lock
-from lakehouse.resources import ensure_alerts_channel, ensure_bucket, ensure_stream
 from producer import KinesisSink, Simulation, SimulationConfig
 from spark_jobs.live import run_live, run_pass
 
@@ -21,21 +19,10 @@ CONFIG = SimulationConfig(seed=5, stores=2, products=20, days=3, bad_rate=0.0)
 
 
 @pytest.fixture(scope="module")
-def live(localstack: Settings, postgres: Settings):
+def live(own_lake, postgres: Settings):
     """Settings with a stream, buckets, alerts channel and gold schema of their own."""
     name = f"live{uuid.uuid4().hex[:8]}"
-    settings = dataclasses.replace(
-        localstack,
-        kinesis_stream=name,
-        bronze_bucket=f"{name}-bronze",
-        silver_bucket=f"{name}-silver",
-        alerts_topic=f"{name}-alerts",
-        alerts_queue=f"{name}-alerts-inbox",
-    )
-    ensure_stream(settings)
-    ensure_bucket(settings, settings.bronze_bucket)
-    ensure_bucket(settings, settings.silver_bucket)
-    ensure_alerts_channel(settings)
+    settings = own_lake(name)
     yield settings, f"gold_{name}"
     with CheckpointStore(settings, name) as store:
         store.reset()
