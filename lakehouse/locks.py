@@ -3,8 +3,8 @@
 Silver's Delta tables take one writer at a time (S3 has no atomic put-if-absent for Delta's
 log on every store), and gold's load and alert lifecycle assume one loader per schema. The
 every-minute Mage runs, a run started from the UI and the continuous `pos_live` pipeline can
-all reach the same stage, so each takes the stage's lock for the length of its run; one that
-finds it held skips instead of waiting, and the holder's next pass takes its work.
+all reach the same stage, so each takes the stage's lock for the length of its run. A batch run
+that finds it held skips (the holder takes the new data); pos_live waits for it instead.
 """
 
 from __future__ import annotations

@@ -71,13 +71,9 @@ def stop_pipeline(running: subprocess.Popen, grace_seconds: float = 30) -> None:
     and the Spark JVM is a child that must not outlive it.
     """
     group = running.pid
-    try:
+    with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
         os.killpg(group, signal.SIGINT)
         running.wait(grace_seconds)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        pass
     with contextlib.suppress(ProcessLookupError):
         os.killpg(group, signal.SIGKILL)
     running.wait()
@@ -115,8 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command = pipeline_command(arguments[0])
     os.chdir(REPO_ROOT)
-    os.execve(command[0], command, mage_environment(load_settings()))
-    return 0  # not reached: execve replaces this process
+    os.execve(command[0], command, mage_environment(load_settings()))  # replaces this process
 
 
 if __name__ == "__main__":

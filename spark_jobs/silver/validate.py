@@ -106,7 +106,8 @@ def batch_references(events: DataFrame) -> tuple[DataFrame, DataFrame]:
     return stores, skus
 
 
-CHECK_COLUMNS = (*LINE_KEY, "reason", "detail", "schema_key", "event_id", "store_id", "arrived_at", "skus")
+# Carried from the parsed lines into check_columns as they are.
+_CHECKED_AS_IS = (*LINE_KEY, "reason", "detail", "schema_key", "event_id", "store_id", "arrived_at")
 
 
 def check_columns(events: DataFrame, schemas: Sequence[EventSchema] = EVENT_SCHEMAS) -> DataFrame:
@@ -116,7 +117,7 @@ def check_columns(events: DataFrame, schemas: Sequence[EventSchema] = EVENT_SCHE
     `_parsed_detail` keep the verdict before the checks, for `changed_lines`.
     """
     return events.select(
-        *[name for name in CHECK_COLUMNS if name != "skus"],
+        *_CHECKED_AS_IS,
         _referenced_skus(schemas).alias("skus"),
         F.col("reason").alias("_parsed_reason"),
         F.col("detail").alias("_parsed_detail"),
