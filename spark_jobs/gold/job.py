@@ -3,10 +3,13 @@
 What one run does:
 
 1. reads the silver tables (`silver_contract`); the data clock `as_of` is the newest event;
+   after the first load only the rows silver stored since the last one (by `loaded_at`, the
+   load's watermark) are scanned for it, so the cost does not grow with history;
 2. picks the window of event days to (re)read: everything on the first run (or with
-   `full=True`), else from `GOLD_LATE_DAYS` days before the last load's `as_of`, or from the
-   earliest event day silver stored since the last load (its `loaded_at`), so late events are
-   picked up however late; loading the same window twice changes nothing;
+   `full=True`, or when silver has no `loaded_at` to keep a watermark with), else from
+   `GOLD_LATE_DAYS` days before the last load's `as_of`, or from the earliest event day silver
+   stored since the last load, so late events are picked up however late; loading the same
+   window twice changes nothing;
 3. computes, in Spark, the daily stock positions of the window (anchored on gold's closing
    stock of the day before, read from gold over JDBC), the demand statistics of the complete
    days before `as_of` (gold's snapshots before the window, this run's positions within it),
@@ -62,38 +65,41 @@ def _stock_events(frames: list[DataFrame]) -> DataFrame:
     return events
 
 
-def silver_extent(frames: list[DataFrame]) -> SilverExtent:
-    """One pass over the event and load times of sales, deliveries and counts (UTC)."""
-    row = (
-        _stock_events(frames)
-        .agg(
-            F.max(F.col("event_time").cast("double")).alias("newest"),
-            F.min(F.to_date("event_time")).alias("oldest"),
-            F.max(F.col("loaded_at").cast("double")).alias("loaded"),
-        )
-        .first()
-    )
+def silver_extent(frames: list[DataFrame], loaded_after: datetime | None = None) -> SilverExtent:
+    """One pass over the event and load times of sales, deliveries and counts (UTC).
+
+    With `loaded_after`, only the rows silver stored after it: Delta then skips every file whose
+    `loaded_at` statistics end before it, so an incremental run reads the files of the last few
+    silver runs, not the whole history it used to scan each time.
+    """
+    events = _stock_events(frames)
+    if loaded_after is not None:
+        events = events.where(F.col("loaded_at") > F.lit(loaded_after))
+    row = events.agg(
+        F.max(F.col("event_time").cast("double")).alias("newest"),
+        F.min(F.to_date("event_time")).alias("oldest"),
+        F.max(F.col("loaded_at").cast("double")).alias("loaded"),
+    ).first()
     return SilverExtent(_epoch_to_utc(row["newest"]), row["oldest"], _epoch_to_utc(row["loaded"]))
 
 
-def first_day_loaded_after(frames: list[DataFrame], loaded_after: datetime) -> date | None:
-    """The earliest event day among rows silver stored after `loaded_after`: late events included."""
-    late = _stock_events(frames).where(F.col("loaded_at") > F.lit(loaded_after))
-    return late.agg(F.min(F.to_date("event_time")).alias("first")).first()["first"]
+def window_after(previous: load.PreviousLoad, new: SilverExtent, late_days: int) -> tuple[datetime, date]:
+    """(as_of, first event day to reread) of an incremental load, from what silver stored since `previous`.
 
-
-def window_start_after(
-    previous: load.PreviousLoad, frames: list[DataFrame], extent: SilverExtent, late_days: int
-) -> date:
-    """First event day an incremental load rereads: `late_days` before the last load's data time,
-    or earlier if silver has since stored events from before that."""
-    as_of_day = extent.newest_event.date()
-    start = min(previous.as_of.astimezone(UTC).date(), as_of_day) - timedelta(days=late_days)
-    if previous.silver_loaded_through is not None:
-        late = first_day_loaded_after(frames, previous.silver_loaded_through)
-        if late is not None:
-            start = min(start, late)
-    return max(start, extent.oldest_day)
+    The data clock moves on to the newest new event. The window starts `late_days` before the
+    previous load's data day, or earlier, at the day of the oldest new event however late it
+    came. It does not start before the previous window unless a new event does: the days
+    before it were either read already or held no silver data (a first load starts at silver's
+    oldest day).
+    """
+    as_of = previous.as_of.astimezone(UTC)
+    if new.newest_event is not None:
+        as_of = max(as_of, new.newest_event)
+    start = previous.as_of.astimezone(UTC).date() - timedelta(days=late_days)
+    floor = previous.window_start
+    if new.oldest_day is not None:
+        start, floor = min(start, new.oldest_day), min(floor, new.oldest_day)
+    return as_of, max(start, floor)
 
 
 def _since(frame: DataFrame, first_day: date) -> DataFrame:
@@ -235,18 +241,18 @@ def run_silver_to_gold(
     sales = read_silver_table(spark, bucket, SALES_LINES)
     deliveries = read_silver_table(spark, bucket, DELIVERIES)
     counts = read_silver_table(spark, bucket, STOCK_COUNTS)
-    stock_frames = [sales, deliveries, counts]
-    extent = silver_extent(stock_frames)
-    if extent.newest_event is None:
-        return {"status": "silver has no sales, deliveries or stock counts yet", "schema": config.schema}
-    as_of = extent.newest_event
-
     previous = None if full else load.last_load(settings, config.schema)
-    as_of_day = as_of.date()
-    if previous is None:
-        window_start = extent.oldest_day
+    if previous is not None and previous.silver_loaded_through is None:
+        previous = None  # silver rows without loaded_at give no watermark to go on from: rebuild
+    extent = silver_extent([sales, deliveries, counts], previous.silver_loaded_through if previous else None)
+    if previous is not None:
+        as_of, window_start = window_after(previous, extent, config.late_days)
+        loaded_through = extent.newest_loaded or previous.silver_loaded_through
+    elif extent.newest_event is None:
+        return {"status": "silver has no sales, deliveries or stock counts yet", "schema": config.schema}
     else:
-        window_start = window_start_after(previous, stock_frames, extent, config.late_days)
+        as_of, window_start, loaded_through = extent.newest_event, extent.oldest_day, extent.newest_loaded
+    as_of_day = as_of.date()
     history_start = as_of_day - timedelta(days=config.demand_history_days)
 
     window_sales = _since(
@@ -278,7 +284,7 @@ def run_silver_to_gold(
         mode="incremental" if previous else "full",
         started_at=started_at,
         overstock_cover_days=config.overstock_cover_days,
-        silver_loaded_through=extent.newest_loaded,
+        silver_loaded_through=loaded_through,
     )
     try:
         result = load.load_gold(
