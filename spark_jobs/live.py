@@ -57,10 +57,12 @@ class LivePass:
         }
 
 
-def run_pass(spark: SparkSession, settings: Settings, schema: str, gold_due: bool) -> LivePass:
-    """One pass through the three stages; gold runs when silver took events or `gold_due`.
+def run_pass(spark: SparkSession, settings: Settings, schema: str, first: bool) -> LivePass:
+    """One pass through the three stages; gold runs when silver took events, and on the `first`.
 
-    The caller holds the silver and gold locks (run_live); bronze's lock is the drain's own.
+    The first pass also creates silver's bucket and tables if they are missing; later passes
+    skip those checks (a second of S3 and Delta calls each time). The caller holds the silver
+    and gold locks (run_live); bronze's lock is the drain's own.
     """
     began = time.monotonic()
     done = LivePass()
@@ -69,10 +71,10 @@ def run_pass(spark: SparkSession, settings: Settings, schema: str, gold_due: boo
     except DrainLockedError as busy:
         done.skipped["bronze"] = str(busy)  # a batch drain is writing the same records to bronze
     done.stage_seconds["bronze"] = round(time.monotonic() - began, 1)
-    summary = run_bronze_to_silver(spark, settings, options=SilverOptions.from_environment())
+    summary = run_bronze_to_silver(spark, settings, options=SilverOptions.from_environment(), prepare=first)
     done.silver_events = summary["accepted_events"] + summary["quarantined"]
     done.stage_seconds["silver"] = summary["seconds"]
-    if done.silver_events or gold_due:
+    if done.silver_events or first:
         done.gold = run_silver_to_gold(spark, settings, schema=schema, publish=True)
         done.stage_seconds["gold"] = done.gold.get("seconds", 0.0)
     done.seconds = time.monotonic() - began
@@ -107,10 +109,10 @@ def run_live(
     with ExitStack() as held:
         _hold(held, settings, "silver", settings.silver_bucket, poll_seconds)
         _hold(held, settings, "gold", schema, poll_seconds)
-        gold_due = True  # the first pass brings gold up to whatever silver already holds
+        first = True  # the first pass also brings gold up to whatever silver already holds
         while not should_stop():
-            done = run_pass(spark, settings, schema, gold_due)
-            gold_due = False
+            done = run_pass(spark, settings, schema, first)
+            first = False
             log.info("live pass: %s", done.as_dict())
             if done.did_work:
                 yield done

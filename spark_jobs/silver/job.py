@@ -249,7 +249,7 @@ def _quality_gate(
     checks.setdefault(QUARANTINE, []).append(
         quality.quarantine_share_check(lines, options.max_quarantine_share)
     )
-    report = quality.run_suites({name: rows[name] for name in rows if counts[name]}, checks, run_id)
+    report = quality.run_suites({name: rows[name] for name in rows if counts[name]}, checks, run_id, counts)
     quality.record_results(spark, silver_root, report, started)
     quality.enforce(report, table_path(silver_root, quality.QUALITY_RESULTS))
     return report
@@ -339,22 +339,25 @@ def run_bronze_to_silver(
     *,
     options: SilverOptions | None = None,
     suites: Mapping[str, Sequence[quality.Check]] | None = None,
+    prepare: bool = True,
 ) -> dict:
     """Process every bronze object of `stream` not processed yet; return the run's summary.
 
     Arguments left None come from Settings (.env). The summary has the bronze lines read, the
     events accepted, the lines quarantined (by reason), the rows per silver table, whether the
-    reconciliation holds, and the quality results; it is also logged.
+    reconciliation holds, and the quality results; it is also logged. `prepare=False` skips
+    creating the bucket and tables, for a caller that runs again after a run that did (pos_live).
     """
     began = time.monotonic()
     stream = stream or settings.kinesis_stream
     bronze_bucket = bronze_bucket or settings.bronze_bucket
     silver_bucket = silver_bucket or settings.silver_bucket
     options = options or SilverOptions.from_environment()
-    ensure_bucket(settings, silver_bucket)
     silver_root = s3a_uri(silver_bucket)
-    ensure_tables(spark, silver_root)
-    bronze_log.ensure_log(spark, silver_root)
+    if prepare:
+        ensure_bucket(settings, silver_bucket)
+        ensure_tables(spark, silver_root)
+        bronze_log.ensure_log(spark, silver_root)
     objects, waiting = bronze_log.new_objects(
         spark, settings, silver_root, bronze_bucket, stream, options.lookback_hours, options.max_objects
     )

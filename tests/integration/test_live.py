@@ -70,5 +70,5 @@ def test_passes_take_new_records_to_gold_and_own_the_stages(live, spark):
         pass  # released when the loop stopped
 
     # Nothing new and nothing due: a pass that does no work.
-    idle = run_pass(spark, settings, schema, gold_due=False)
+    idle = run_pass(spark, settings, schema, first=False)
     assert not idle.did_work, idle.as_dict()
