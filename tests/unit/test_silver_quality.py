@@ -19,12 +19,16 @@ SUITE = (
 )
 
 
-@pytest.fixture(scope="module")
-def report(local_spark):
+@pytest.fixture(scope="module", params=["pandas", "spark"])
+def report(request, local_spark):
+    """The same rows and suite through either engine: small batches go to pandas, large to Spark."""
     frame = local_spark.createDataFrame(
         [("e1", 1, 2), ("e2", 1, 0), ("e3", 1, 9)], "event_id string, line_number int, quantity int"
     )
-    return quality.run_suites({"sales_lines": frame}, {"sales_lines": SUITE}, run_id="r1")
+    pandas_max_rows = 3 if request.param == "pandas" else 2
+    return quality.run_suites(
+        {"sales_lines": frame}, {"sales_lines": SUITE}, run_id="r1", pandas_max_rows=pandas_max_rows
+    )
 
 
 def test_results_say_which_expectations_failed(report):
