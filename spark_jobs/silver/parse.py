@@ -15,9 +15,13 @@ Normalisation: ids trimmed, UUIDs lower-cased, times to UTC timestamps, money to
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
+from pyspark import SparkContext
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType, StructField, StructType
@@ -49,6 +53,7 @@ JSON_OPTIONS = {
     "allowSingleQuotes": "false",
     "allowNonNumericNumbers": "false",
 }
+T = TypeVar("T")
 BRONZE_LINE_ENCODING = "bronze_line"  # payload_encoding of a quarantined line that is the whole bronze line
 
 # Columns every parsed line carries, whatever happens to it.
@@ -83,22 +88,61 @@ def first_failure(checks: Sequence[tuple[Column, Column | str]]) -> Column:
     return result.otherwise(F.lit(None).cast(StringType())) if result is not None else F.lit(None)
 
 
-def resolve_reasons(frame: DataFrame, checks: Sequence[tuple[str, Column]]) -> DataFrame:
-    """Set `reason`/`detail` from the first check (in order) whose detail is not null.
+def built_once(build: Callable[..., T]) -> Callable[..., T]:
+    """Build a function's Column expressions once per SparkContext and (hashable) arguments.
+
+    The parse and rule expressions depend on nothing but the schemas and settings, yet building
+    them takes thousands of Py4J calls: over a second on every run, most of a small run's
+    parsing. A Column is an unresolved expression, which any number of plans can use.
+    """
+    built: dict[tuple, T] = {}
+
+    @functools.wraps(build)
+    def cached(*args):
+        key = (SparkContext._active_spark_context, *args)
+        if key not in built:
+            built[key] = build(*args)
+        return built[key]
+
+    return cached
+
+
+@dataclass(frozen=True)
+class ReasonColumns:
+    """What resolve_reasons adds: each check's detail as a column, then reason and detail from them."""
+
+    checks: dict[str, Column]
+    reason: Column
+    detail: Column
+
+
+def reason_columns(checks: Sequence[tuple[str, Column]]) -> ReasonColumns:
+    """The columns that set `reason`/`detail` from the first check (in order) whose detail is not null.
 
     A reason already on the line wins. Checks are materialised as columns first and combined
     in one step: chaining `when(reason is null, ...)` check by check nests every earlier
     expression twice into the next, which grows the plan exponentially.
     """
     names = [f"_check_{index}" for index in range(len(checks))]
-    frame = frame.withColumns({name: detail for name, (_, detail) in zip(names, checks, strict=True)})
     reason = F.when(F.col("reason").isNotNull(), F.col("reason"))
     detail = F.when(F.col("reason").isNotNull(), F.col("detail"))
     for name, (code, _) in zip(names, checks, strict=True):
         reason = reason.when(F.col(name).isNotNull(), F.lit(code))
         detail = detail.when(F.col(name).isNotNull(), F.col(name))
-    others = [name for name in frame.columns if name not in ("reason", "detail", *names)]
-    return frame.select(*others, reason.alias("reason"), detail.alias("detail"))
+    named = {name: detail for name, (_, detail) in zip(names, checks, strict=True)}
+    return ReasonColumns(named, reason.alias("reason"), detail.alias("detail"))
+
+
+def with_reasons(frame: DataFrame, columns: ReasonColumns) -> DataFrame:
+    """Apply `reason_columns`: the frame with `reason`/`detail` resolved and no check columns left."""
+    frame = frame.withColumns(columns.checks)
+    others = [name for name in frame.columns if name not in ("reason", "detail", *columns.checks)]
+    return frame.select(*others, columns.reason, columns.detail)
+
+
+def resolve_reasons(frame: DataFrame, checks: Sequence[tuple[str, Column]]) -> DataFrame:
+    """Set `reason`/`detail` from the first check (in order) whose detail is not null (see reason_columns)."""
+    return with_reasons(frame, reason_columns(checks))
 
 
 def parse_bronze_lines(lines: DataFrame) -> DataFrame:
@@ -302,45 +346,45 @@ def schema_key_column(event_type: Column, version: Column) -> Column:
     )
 
 
-def parse_events(bronze: DataFrame, schemas: Sequence[EventSchema] = EVENT_SCHEMAS) -> DataFrame:
-    """Parsed bronze lines -> envelope columns, one normalised struct per schema, reasons.
+@dataclass(frozen=True)
+class _EventColumns:
+    """The expressions of parse_events, step by step (see there)."""
 
-    Adds `event_type`, `schema_key` (which struct column holds the event), `event_id`,
-    `event_time`, `store_id`, `schema_version`, and a column named by each schema's key, null
-    unless the line is that kind of event and could be read.
-    """
-    # Few, wide projections: each DataFrame step is analysed again, which costs more than the rows.
+    probe: Column
+    envelope: dict[str, Column]
+    schema_key: Column
+    typed: dict[str, Column]
+    normalised: dict[str, Column]
+    reasons: ReasonColumns
+    output: list[Column]
+
+
+@built_once
+def _event_columns(schemas: tuple[EventSchema, ...]) -> _EventColumns:
     probe = F.when(F.col("reason").isNull(), F.from_json("payload", ENVELOPE_PROBE, JSON_OPTIONS))
-    frame = bronze.withColumn("_probe", probe)
     readable = F.coalesce(
         F.col("_probe").isNotNull() & F.col(f"_probe.{CORRUPT_COLUMN}").isNull(), F.lit(False)
     )
     event_type = F.when(readable & (F.trim("_probe.event_type") != ""), F.trim("_probe.event_type"))
-    frame = frame.withColumns(
-        {
-            "_readable": readable,
-            "event_type": event_type,
-            "_version": F.when(readable, F.trim("_probe.schema_version")),
-        }
-    )
+    envelope = {
+        "_readable": readable,
+        "event_type": event_type,
+        "_version": F.when(readable, F.trim("_probe.schema_version")),
+    }
     readable = F.col("_readable")
+    schema_key = F.when(readable, schema_key_column(F.col("event_type"), F.col("_version")))
     typed_columns = {
         f"_typed_{schema.key}": F.when(
             F.col("schema_key") == schema.key, F.from_json("payload", schema.parse_struct, JSON_OPTIONS)
         )
         for schema in schemas
     }
-    frame = frame.withColumn(
-        "schema_key", F.when(readable, schema_key_column(F.col("event_type"), F.col("_version")))
-    ).withColumns(typed_columns)
-    frame = frame.withColumns(
-        {
-            schema.key: F.when(
-                F.col("schema_key") == schema.key, normalise(F.col(f"_typed_{schema.key}"), schema)
-            )
-            for schema in schemas
-        }
-    )
+    normalised_columns = {
+        schema.key: F.when(
+            F.col("schema_key") == schema.key, normalise(F.col(f"_typed_{schema.key}"), schema)
+        )
+        for schema in schemas
+    }
 
     event_type, version = F.col("event_type"), F.col("_version")
     known_type = event_type.isin(*EVENT_TYPES)
@@ -381,11 +425,32 @@ def parse_events(bronze: DataFrame, schemas: Sequence[EventSchema] = EVENT_SCHEM
             (reasons.WRONG_TYPE, F.when(mine, first_failure(_format_checks(typed, normalised, schema)))),
             (reasons.MISSING_FIELD, F.when(mine, first_failure(_missing_checks(normalised, schema)))),
         ]
-    frame = resolve_reasons(frame, checks)
 
     keys = [schema.key for schema in schemas]
-    envelope = [
+    envelope_out = [
         F.coalesce(*[F.col(key)[name] for key in keys]).alias(name)
         for name in ("event_id", "event_time", "store_id", "schema_version")
     ]
-    return frame.select(*LINEAGE_COLUMNS, "reason", "detail", "event_type", "schema_key", *envelope, *keys)
+    output = [
+        *map(F.col, (*LINEAGE_COLUMNS, "reason", "detail", "event_type", "schema_key")),
+        *envelope_out,
+        *map(F.col, keys),
+    ]
+    return _EventColumns(
+        probe, envelope, schema_key, typed_columns, normalised_columns, reason_columns(checks), output
+    )
+
+
+def parse_events(bronze: DataFrame, schemas: Sequence[EventSchema] = EVENT_SCHEMAS) -> DataFrame:
+    """Parsed bronze lines -> envelope columns, one normalised struct per schema, reasons.
+
+    Adds `event_type`, `schema_key` (which struct column holds the event), `event_id`,
+    `event_time`, `store_id`, `schema_version`, and a column named by each schema's key, null
+    unless the line is that kind of event and could be read.
+    """
+    columns = _event_columns(tuple(schemas))
+    # Few, wide projections: each DataFrame step is analysed again, which costs more than the rows.
+    frame = bronze.withColumn("_probe", columns.probe).withColumns(columns.envelope)
+    frame = frame.withColumn("schema_key", columns.schema_key).withColumns(columns.typed)
+    frame = with_reasons(frame.withColumns(columns.normalised), columns.reasons)
+    return frame.select(*columns.output)

@@ -26,7 +26,14 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StructType
 
 from spark_jobs.silver import reasons
-from spark_jobs.silver.parse import first_failure, resolve_reasons
+from spark_jobs.silver.parse import (
+    ReasonColumns,
+    built_once,
+    first_failure,
+    reason_columns,
+    resolve_reasons,
+    with_reasons,
+)
 from spark_jobs.silver.schemas import EVENT_SCHEMAS, PRODUCT, PRODUCT_V1, STORE, STORE_V1, EventSchema
 
 LINE_KEY = ("bronze_key", "bronze_line")
@@ -76,6 +83,11 @@ def apply_value_rules(
     The future check compares event_time with the Kinesis arrival time, not with the clock of
     the job, so a rerun next week classifies every line exactly as the first run did.
     """
+    return with_reasons(events, _value_rule_columns(int(future_tolerance_seconds), tuple(schemas)))
+
+
+@built_once
+def _value_rule_columns(future_tolerance_seconds: int, schemas: tuple[EventSchema, ...]) -> ReasonColumns:
     fine = F.col("reason").isNull()
     by_reason: dict[str, list[Column]] = {}
     for schema in schemas:
@@ -86,14 +98,15 @@ def apply_value_rules(
         line_numbers = _line_number_check(event, schema)
         if line_numbers is not None:
             by_reason.setdefault(reasons.DUPLICATE_LINE_NUMBER, []).append(F.when(mine, line_numbers))
-    latest = F.col("arrived_at") + F.expr(f"INTERVAL {int(future_tolerance_seconds)} SECONDS")
+    latest = F.col("arrived_at") + F.expr(f"INTERVAL {future_tolerance_seconds} SECONDS")
     future = fine & (F.col("event_time") > latest)
     by_reason[reasons.EVENT_TIME_IN_FUTURE] = [
         F.when(future, F.concat(F.lit("event_time is after arrival "), F.col("arrived_at").cast("string")))
     ]
     order = list(reasons.REASONS)
-    checks = [(code, F.coalesce(*by_reason[code])) for code in sorted(by_reason, key=order.index)]
-    return resolve_reasons(events, checks)
+    return reason_columns(
+        [(code, F.coalesce(*by_reason[code])) for code in sorted(by_reason, key=order.index)]
+    )
 
 
 def batch_references(events: DataFrame) -> tuple[DataFrame, DataFrame]:
