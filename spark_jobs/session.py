@@ -16,6 +16,8 @@ from lakehouse.config import Settings, load_settings
 from lakehouse.jars import jar_paths
 
 LOG_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
+# A partition with this many small files is compacted after the write (Delta's default is 50).
+AUTO_COMPACT_MIN_FILES = 20
 
 
 def spark_conf(settings: Settings) -> dict[str, str]:
@@ -44,6 +46,12 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.hadoop.fs.s3a.endpoint.region": settings.aws_region,
         # Delta's S3 log store: one writer at a time per table, which the jobs guarantee.
         "spark.delta.logStore.s3a.impl": "io.delta.storage.S3SingleDriverLogStore",
+        # Every silver run adds a small file to each partition and log table it writes (pos_live:
+        # thousands a day), and the next runs' duplicate and bronze-log reads open them all.
+        # Auto compaction rewrites a partition's small files once it has this many, right after
+        # the write that crossed the line, by the same (single) writer.
+        "spark.databricks.delta.autoCompact.enabled": "true",
+        "spark.databricks.delta.autoCompact.minNumFiles": str(AUTO_COMPACT_MIN_FILES),
     }
     if settings.spark_master.startswith("local"):
         # Delta rebuilds a table's state from its log in this many tasks on every first read and

@@ -1,9 +1,11 @@
 """Silver upkeep: compact small files (Delta OPTIMIZE) and remove unreferenced ones (VACUUM).
 
-A run every minute writes a few small files per touched partition; OPTIMIZE rewrites them into
-large ones so reads (gold, the duplicate lookups of the next runs) open few files. VACUUM then
-deletes files no table version within the retention still uses, which keeps S3 from growing
-with every rewrite. The retention (7 days by default, Delta's own safety floor) bounds how far
+A run every minute writes a few small files per touched partition. Auto compaction (see
+spark_jobs/session.py) already rewrites a partition once it holds 20 of them; OPTIMIZE here
+rewrites every partition into large files, so reads (gold, the duplicate lookups of the next
+runs) open few files. VACUUM then deletes files no table version within the retention still
+uses (compaction only marks the small ones removed), which keeps S3 from growing with every
+rewrite. The retention (7 days by default, Delta's own safety floor) bounds how far
 back time travel works.
 
 Run it while bronze_to_silver is not writing: the S3 log store assumes one writer per table at

@@ -6,9 +6,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from spark_jobs.gold import silver_contract
+from spark_jobs.session import AUTO_COMPACT_MIN_FILES
 from spark_jobs.silver import reasons
 from spark_jobs.silver import sample_events as se
 from spark_jobs.silver.frames import materialise
@@ -126,3 +128,14 @@ def test_latest_snapshot_per_key(local_spark):
         "store_id string, event_id string, event_time string, name string",
     ).withColumn("event_time", F.col("event_time").cast("timestamp"))
     assert [r["name"] for r in latest_snapshots(snapshots, "store_id").collect()] == ["new"]
+
+
+def test_small_files_of_a_partition_are_compacted_as_writes_add_them(local_spark, tmp_path):
+    """Each run adds a file per partition it writes; reads of the table must not open them all."""
+    path = str(tmp_path / "table")
+    for run in range(AUTO_COMPACT_MIN_FILES + 2):
+        rows = local_spark.createDataFrame([(run, "2026-11-29")], "id int, event_date string")
+        rows.write.format("delta").mode("append").partitionBy("event_date").save(path)
+    table = DeltaTable.forPath(local_spark, path)
+    assert table.detail().first()["numFiles"] < AUTO_COMPACT_MIN_FILES
+    assert table.toDF().count() == AUTO_COMPACT_MIN_FILES + 2
