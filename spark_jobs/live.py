@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
@@ -22,7 +22,7 @@ from pyspark.sql import SparkSession
 
 from ingestion.checkpoints import DrainLockedError
 from ingestion.drain import drain
-from lakehouse.config import Settings
+from lakehouse.config import ConfigError, Settings, merged_environment
 from lakehouse.locks import StageBusyError, stage_lock
 from spark_jobs.gold.job import run_silver_to_gold
 from spark_jobs.gold.migrate import migrate
@@ -79,6 +79,17 @@ def run_pass(spark: SparkSession, settings: Settings, schema: str, first: bool) 
         done.stage_seconds["gold"] = done.gold.get("seconds", 0.0)
     done.seconds = time.monotonic() - began
     return done
+
+
+def poll_seconds(environment: Mapping[str, str] | None = None) -> float:
+    """LIVE_POLL_SECONDS (default in .env.example), read like every other setting."""
+    raw = (merged_environment() if environment is None else environment).get("LIVE_POLL_SECONDS", "")
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(
+            f"LIVE_POLL_SECONDS={raw!r} is not a number of seconds; fix it in .env (see .env.example)"
+        ) from None
 
 
 def _hold(held: ExitStack, settings: Settings, stage: str, target: str, poll_seconds: float) -> None:

@@ -4,9 +4,9 @@ from collections.abc import Callable
 
 from mage_ai.streaming.sources.base_python import BasePythonSource
 
-from lakehouse.config import load_settings, merged_environment
+from lakehouse.config import load_settings
 from spark_jobs.gold.config import load_gold_config
-from spark_jobs.live import run_live
+from spark_jobs.live import poll_seconds, run_live
 from spark_jobs.session import spark_session
 
 if "streaming_source" not in globals():
@@ -18,7 +18,7 @@ class LivePassSource(BasePythonSource):
     def init_client(self):
         self.settings = load_settings()
         self.spark = spark_session("pos-live", self.settings)
-        self.poll_seconds = float(merged_environment().get("LIVE_POLL_SECONDS") or 5)
+        self.poll_seconds = poll_seconds()
 
     def batch_read(self, handler: Callable):
         schema = load_gold_config().schema

@@ -92,10 +92,9 @@ def window_after(previous: load.PreviousLoad, new: SilverExtent, late_days: int)
     before it were either read already or held no silver data (a first load starts at silver's
     oldest day).
     """
-    as_of = previous.as_of.astimezone(UTC)
-    if new.newest_event is not None:
-        as_of = max(as_of, new.newest_event)
-    start = previous.as_of.astimezone(UTC).date() - timedelta(days=late_days)
+    last = previous.as_of.astimezone(UTC)
+    as_of = last if new.newest_event is None else max(last, new.newest_event)
+    start = last.date() - timedelta(days=late_days)
     floor = previous.window_start
     if new.oldest_day is not None:
         start, floor = min(start, new.oldest_day), min(floor, new.oldest_day)
