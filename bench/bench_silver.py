@@ -5,6 +5,11 @@ Figures:
 - throughput: sale lines per second through `run_bronze_to_silver` (list, read, parse, validate,
   Great Expectations, MERGE, log) for BENCH_SILVER_LINES sale lines (default 1,000,000) in
   bronze; the JVM is warmed by a small run first, as the every-minute schedule would have it;
+- floor: what this machine does with the same 1M lines when nothing is checked: read the
+  objects, parse each bronze line and its sale payload, explode the lines and append them to
+  one Delta table (no validation, quarantine, MERGE, Great Expectations or bronze log); run
+  after the job, in the same warm JVM, so it is the floor's best case. The job's time over the
+  floor's is what validating and writing exactly once cost;
 - incremental cost: the same job on a BENCH_SILVER_INCREMENT-line increment (default 100,000,
   the next day) over BENCH_SILVER_HISTORY_SMALL and over BENCH_SILVER_HISTORY_LARGE lines of
   history (defaults 1,000,000 and 5,000,000); the ratio of the two times is the figure.
@@ -26,15 +31,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from pyspark.sql import functions as F
+
 from bench import figure
 from ingestion.bronze_format import BronzeEvent, encode_object, iso_utc, object_key
 from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.resources import ensure_bucket
 from lakehouse.stack.cli import start_native
-from spark_jobs.session import spark_session
+from spark_jobs.session import s3a_uri, spark_session
 from spark_jobs.silver import sample_events
-from spark_jobs.silver.job import SilverOptions, run_bronze_to_silver
+from spark_jobs.silver.job import SilverOptions, read_bronze_objects, run_bronze_to_silver
+from spark_jobs.silver.parse import split_lines
+from spark_jobs.silver.schemas import BRONZE_LINE, SALE_V1
 
 STREAM = "bench-pos-events"
 SHARDS = ("shardId-000000000000", "shardId-000000000001")
@@ -142,6 +151,32 @@ def _timed_run(spark, settings: Settings, lake: dict[str, str]) -> tuple[float, 
     return seconds, summary
 
 
+def _floor_run(spark, settings: Settings, bronze_bucket: str, target: str, sales_lines: int) -> float:
+    """Seconds to read, parse and append every sale line of `bronze_bucket`, checking nothing."""
+    s3 = client("s3", settings)
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bronze_bucket)
+    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    began = time.monotonic()
+    lines = split_lines(read_bronze_objects(spark, s3a_uri(bronze_bucket), keys))
+    payloads = lines.select(F.from_json("line", BRONZE_LINE)["payload"].alias("payload"))
+    sales = payloads.select(F.from_json("payload", SALE_V1.parse_struct).alias("sale")).where(
+        F.col("sale.event_type") == "sale"
+    )
+    exploded = sales.select(
+        "sale.event_id",
+        "sale.store_id",
+        F.to_timestamp("sale.event_time").alias("event_time"),
+        F.posexplode("sale.lines").alias("position", "line"),
+    )
+    rows = exploded.select("*", "line.*").drop("line").withColumn("event_date", F.to_date("event_time"))
+    rows.write.format("delta").partitionBy("event_date").mode("append").save(target)
+    seconds = time.monotonic() - began
+    written = spark.read.format("delta").load(target).count()
+    if written != sales_lines:
+        raise RuntimeError(f"the floor run wrote {written:,} sale lines, not {sales_lines:,}")
+    return seconds
+
+
 def run(settings: Settings) -> list[dict]:
     lines = _size("BENCH_SILVER_LINES", 1_000_000)
     increment = _size("BENCH_SILVER_INCREMENT", 100_000)
@@ -156,7 +191,7 @@ def run(settings: Settings) -> list[dict]:
     name = f"bench-silver-{uuid.uuid4().hex[:8]}"
     buckets: list[str] = []
     try:
-        for part in ("warm-bronze", "warm-silver", "bronze", "silver"):
+        for part in ("warm-bronze", "warm-silver", "bronze", "silver", "floor"):
             ensure_bucket(settings, f"{name}-{part}")
             buckets.append(f"{name}-{part}")
         warm = BronzeWriter(settings, buckets[0], stores, products)
@@ -175,6 +210,13 @@ def run(settings: Settings) -> list[dict]:
             figure(f"throughput, {lines:,} sale lines", lines / seconds, "lines/s", ">= 50000"),
             figure(f"job time, {lines:,} sale lines", seconds, "s"),
             figure("events per second (baskets + reference)", summary["bronze_lines"] / seconds, "events/s"),
+        ]
+        floor_seconds = _floor_run(
+            spark, settings, buckets[2], f"{s3a_uri(buckets[4])}/sales_lines", writer.sale_lines
+        )
+        figures += [
+            figure(f"floor: read, parse, append only, {lines:,} lines", lines / floor_seconds, "lines/s"),
+            figure("job time / floor time", seconds / floor_seconds, "x"),
         ]
 
         # History: top up to the small size, add an increment, then top up to the large size.
