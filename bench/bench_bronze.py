@@ -18,7 +18,7 @@ import sys
 import time
 import uuid
 
-from bench import figure
+from bench import figure, services
 from ingestion.checkpoints import CheckpointStore
 from lakehouse.aws import client
 from lakehouse.config import REPO_ROOT, Settings
@@ -78,7 +78,8 @@ def drain_once(settings: Settings) -> dict:
 
 
 def run(settings: Settings) -> list[dict]:
-    passes = sorted((drain_once(settings) for _ in range(REPEAT)), key=lambda item: item["seconds"])
+    with services(settings, "localstack", "postgres"):
+        passes = sorted((drain_once(settings) for _ in range(REPEAT)), key=lambda item: item["seconds"])
     median, best = passes[len(passes) // 2], passes[0]
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return [

@@ -25,7 +25,7 @@ from psycopg2 import sql
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from bench import figure
+from bench import figure, services
 from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.db import connect
@@ -202,6 +202,11 @@ def remove(settings: Settings, bucket: str, schema: str) -> None:
 
 
 def run(settings: Settings) -> list[dict]:
+    with services(settings, "localstack", "postgres"):
+        return _measure(settings)
+
+
+def _measure(settings: Settings) -> list[dict]:
     suffix = uuid.uuid4().hex[:8]
     bucket, schema = f"bench-gold-{suffix}", f"bench_gold_{suffix}"
     config = load_gold_config({}, read_files=False)

@@ -33,12 +33,11 @@ from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import functions as F
 
-from bench import figure
+from bench import figure, services
 from ingestion.bronze_format import BronzeEvent, encode_object, iso_utc, object_key
 from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.resources import ensure_bucket
-from lakehouse.stack.cli import start_native
 from spark_jobs.session import s3a_uri, spark_session
 from spark_jobs.silver import sample_events
 from spark_jobs.silver.job import SilverOptions, read_bronze_objects, run_bronze_to_silver
@@ -178,6 +177,11 @@ def _floor_run(spark, settings: Settings, bronze_bucket: str, target: str, sales
 
 
 def run(settings: Settings) -> list[dict]:
+    with services(settings, "localstack"):
+        return _measure(settings)
+
+
+def _measure(settings: Settings) -> list[dict]:
     lines = _size("BENCH_SILVER_LINES", 1_000_000)
     increment = _size("BENCH_SILVER_INCREMENT", 100_000)
     small = _size("BENCH_SILVER_HISTORY_SMALL", 1_000_000)
@@ -185,7 +189,6 @@ def run(settings: Settings) -> list[dict]:
     per_day = _size("BENCH_SILVER_LINES_PER_DAY", 250_000)
     stores, products = _size("BENCH_SILVER_STORES", 20), _size("BENCH_SILVER_PRODUCTS", 2_000)
 
-    started = start_native(settings, ["localstack"], log=lambda message: None)
     spark = spark_session("bench-silver", settings)
     spark.sparkContext.setLogLevel("ERROR")
     name = f"bench-silver-{uuid.uuid4().hex[:8]}"
@@ -249,5 +252,3 @@ def run(settings: Settings) -> list[dict]:
     finally:
         for bucket in buckets:
             _drop_bucket(settings, bucket)
-        for component in reversed(started):
-            component.stop()
