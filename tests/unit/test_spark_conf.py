@@ -35,11 +35,14 @@ def test_cluster_master_comes_from_configuration(tmp_path: Path):
     conf = spark_conf(_settings_with_jars(tmp_path, SPARK_MASTER="spark://10.0.0.5:7077"))
     assert conf["spark.master"] == "spark://10.0.0.5:7077"
     assert "spark.databricks.delta.snapshotPartitions" not in conf, "a cluster keeps Delta's default"
+    assert conf["spark.sql.codegen.cache.maxEntries"] == "1000", "executors reuse compiled classes too"
 
 
 def test_local_master_rebuilds_delta_state_in_few_tasks(tmp_path: Path):
     conf = spark_conf(_settings_with_jars(tmp_path, SPARK_MASTER="local[2]"))
     assert conf["spark.databricks.delta.snapshotPartitions"] == "2"
+    # Well above the ~230 classes a silver run generates: the next run compiles them no more.
+    assert int(conf["spark.sql.codegen.cache.maxEntries"]) >= 500
 
 
 def test_missing_jars_say_how_to_fetch_them(tmp_path: Path):
