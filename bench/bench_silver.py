@@ -39,7 +39,7 @@ from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.resources import ensure_bucket
 from spark_jobs.session import s3a_uri, spark_session
-from spark_jobs.silver import sample_events
+from spark_jobs.silver import bronze_log, sample_events
 from spark_jobs.silver.job import SilverOptions, read_bronze_objects, run_bronze_to_silver
 from spark_jobs.silver.parse import split_lines
 from spark_jobs.silver.schemas import BRONZE_LINE, SALE_V1
@@ -152,9 +152,7 @@ def _timed_run(spark, settings: Settings, lake: dict[str, str]) -> tuple[float, 
 
 def _floor_run(spark, settings: Settings, bronze_bucket: str, target: str, sales_lines: int) -> float:
     """Seconds to read, parse and append every sale line of `bronze_bucket`, checking nothing."""
-    s3 = client("s3", settings)
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bronze_bucket)
-    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    keys = [item.key for item in bronze_log.list_objects(settings, bronze_bucket, STREAM, None)]
     began = time.monotonic()
     lines = split_lines(read_bronze_objects(spark, s3a_uri(bronze_bucket), keys))
     payloads = lines.select(F.from_json("line", BRONZE_LINE)["payload"].alias("payload"))
