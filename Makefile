@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 LS_VENV := .venv-localstack
 PY := $(VENV)/bin/python
-STACK := $(PY) -m lakehouse.stack
+STACK := $(PY) -m ops.stack
 PYTEST_ARGS ?=
 
 # Stamp files make `make setup` idempotent: a step reruns only when its inputs change.
@@ -108,7 +108,7 @@ bench: setup ## benchmarks: figures and ratios as a table, and bench/results/lat
 -include terraform/terraform.mk
 
 live: up ## run the pos_live pipeline in the foreground: Kinesis -> gold continuously (Ctrl-C stops it)
-	@$(PY) -m lakehouse.mage pos_live
+	@$(PY) -m ops.mage pos_live
 
 demo: up ## backfill 30 days, stream live while Mage's schedules run bronze -> silver -> gold, summarise
-	@$(PY) -m lakehouse.demo
+	@$(PY) -m ops.demo

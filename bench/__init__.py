@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from lakehouse.config import Settings
-from lakehouse.stack.cli import start_native
+from ops.stack.cli import start_native
 
 
 def figure(name: str, value: float, unit: str, target: str | None = None) -> dict:

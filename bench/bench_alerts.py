@@ -1,7 +1,7 @@
 """Alert scoring: gold's alerts against the producer's ground truth, and against a fixed rule.
 
 A 60-day simulation (BENCH_ALERTS_DAYS) is replayed day by day through the stock model
-(`spark_jobs.gold.scoring.replay`); the first BENCH_ALERTS_WARMUP_DAYS are history only. A
+(`evaluation.scoring.replay`); the first BENCH_ALERTS_WARMUP_DAYS are history only. A
 true stockout counts once its order deadline (one lead time before the shelf went empty)
 falls after the warm-up. The fixed rule alerts when a day closes below a fixed safety stock;
 it is scored at several thresholds over the same days and the same book stock.
@@ -14,9 +14,9 @@ import time
 from datetime import datetime, timedelta
 
 from bench import figure
+from evaluation import scoring
 from lakehouse.config import Settings
 from producer.simulation import Simulation, SimulationConfig
-from spark_jobs.gold import scoring
 from spark_jobs.gold.config import load_gold_config
 
 DAYS = int(os.environ.get("BENCH_ALERTS_DAYS", "60"))

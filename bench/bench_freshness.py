@@ -31,10 +31,10 @@ from bench.private_stack import PrivateStack, private_stack
 from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.db import connect
-from lakehouse.demo import FIRST_PASS, gold_schema, send, wait_for_gold
-from lakehouse.mage import start_pipeline, stop_pipeline, wait_for_log_line
 from lakehouse.resources import ensure_resources
-from lakehouse.stack import process
+from ops.demo import FIRST_PASS, gold_schema, send, wait_for_gold
+from ops.mage import start_pipeline, stop_pipeline, wait_for_log_line
+from ops.stack import process
 from producer.simulation import LIVE, SimulationConfig
 
 PATH = os.environ.get("BENCH_FRESHNESS_PATH", "live")

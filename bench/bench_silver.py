@@ -39,10 +39,11 @@ from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.resources import ensure_bucket
 from spark_jobs.session import s3a_uri, spark_session
-from spark_jobs.silver import bronze_log, sample_events
+from spark_jobs.silver import bronze_log
 from spark_jobs.silver.job import SilverOptions, read_bronze_objects, run_bronze_to_silver
 from spark_jobs.silver.parse import split_lines
 from spark_jobs.silver.schemas import BRONZE_LINE, SALE_V1
+from tests.support import sample_events
 
 STREAM = "bench-pos-events"
 SHARDS = ("shardId-000000000000", "shardId-000000000001")

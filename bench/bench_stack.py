@@ -11,7 +11,7 @@ import time
 from bench import figure
 from bench.private_stack import private_stack
 from lakehouse.config import Settings
-from lakehouse.mage import run_pipeline
+from ops.mage import run_pipeline
 
 
 def run(settings: Settings) -> list[dict]:

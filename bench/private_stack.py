@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from lakehouse.config import Settings, load_settings
-from lakehouse.stack import process
-from lakehouse.stack.cli import start_native
-from lakehouse.stack.components import Component, components
+from ops.stack import process
+from ops.stack.cli import start_native
+from ops.stack.components import Component, components
 
 PORT_OFFSET = 17  # spare ports beside the configured ones
 

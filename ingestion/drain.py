@@ -21,7 +21,7 @@ from ingestion.bronze_format import BronzeEvent, decode_object, encode_object, o
 from ingestion.checkpoints import Checkpoint, CheckpointStore
 from lakehouse.aws import client
 from lakehouse.config import Settings
-from producer.aggregation import deaggregate
+from lakehouse.contracts.envelope import deaggregate
 
 # Events per bronze object: large enough to keep objects few (silver reads each one),
 # small enough to bound the drainer's memory to a few tens of MB.

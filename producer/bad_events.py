@@ -34,15 +34,8 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
-from producer.events import (
-    BUSINESS_EVENT_TYPES,
-    DELIVERY,
-    SALE,
-    STOCK_COUNT,
-    Event,
-    encode,
-    random_uuid,
-)
+from lakehouse.contracts.events import BUSINESS_EVENT_TYPES, DELIVERY, SALE, STOCK_COUNT
+from producer.events import Event, encode, random_uuid
 from producer.truth import GroundTruth
 
 MALFORMED_JSON = "malformed_json"

@@ -20,8 +20,8 @@ from typing import TextIO
 
 from lakehouse import aws
 from lakehouse.config import ConfigError, load_settings
+from lakehouse.contracts.envelope import CODECS, ZLIB
 from lakehouse.resources import ensure_stream
-from producer.aggregation import CODECS, ZLIB
 from producer.bad_events import BAD_CLASSES
 from producer.kinesis import DeliveryError, DeliverySummary, KinesisSink
 from producer.ndjson import NdjsonSink
@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--codec",
         choices=CODECS,
         default=ZLIB,
-        help="compression of aggregated records (default zlib; see producer.aggregation)",
+        help="compression of aggregated records (default zlib; see lakehouse.contracts.envelope)",
     )
     output.add_argument(
         "--max-record-kib",

@@ -11,21 +11,8 @@ import random
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
-SCHEMA_VERSION = 1
-
-SALE = "sale"
-DELIVERY = "delivery"
-STOCK_COUNT = "stock_count"
-STORE = "store"
-PRODUCT = "product"
-
-EVENT_TYPES = (SALE, DELIVERY, STOCK_COUNT, STORE, PRODUCT)
-BUSINESS_EVENT_TYPES = (SALE, DELIVERY, STOCK_COUNT)
-REFERENCE_EVENT_TYPES = (STORE, PRODUCT)
-
-SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+from lakehouse.contracts.events import SCHEMA_VERSION
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
@@ -90,11 +77,3 @@ def envelope(event_id: str, event_type: str, event_time_ms: int, store_id: str |
         "event_time": iso_time(event_time_ms),
         "store_id": store_id,
     }
-
-
-def load_schema(event_type: str) -> dict:
-    """The published JSON Schema (draft 2020-12) of one event type, as a dict for jsonschema."""
-    path = SCHEMA_DIR / f"{event_type}.json"
-    if not path.exists():
-        raise KeyError(f"no schema for {event_type!r}; known: {', '.join(EVENT_TYPES)}")
-    return json.loads(path.read_text())

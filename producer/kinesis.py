@@ -27,7 +27,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from lakehouse import aws
 from lakehouse.config import Settings, load_settings
-from producer.aggregation import ZLIB
+from lakehouse.contracts.envelope import ZLIB
 from producer.events import Event
 from producer.records import (
     DEFAULT_AGGREGATE_BYTES,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from producer.aggregation import CODECS, HEADER_RESERVE, ZLIB, can_aggregate, pack_record
+from lakehouse.contracts.envelope import CODECS, HEADER_RESERVE, ZLIB, can_aggregate, pack_record
 from producer.events import Event
 
 MAX_RECORDS_PER_CALL = 500

@@ -24,16 +24,11 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from zoneinfo import ZoneInfo
 
+from lakehouse.contracts.events import DELIVERY, PRODUCT, SALE, SCHEMA_VERSION, STOCK_COUNT, STORE
 from producer import demand as model
 from producer.bad_events import BAD_CLASSES, BadInputInjector
 from producer.catalog import CATEGORIES, Catalog, build_catalog
 from producer.events import (
-    DELIVERY,
-    PRODUCT,
-    SALE,
-    SCHEMA_VERSION,
-    STOCK_COUNT,
-    STORE,
     Event,
     encode,
     envelope,

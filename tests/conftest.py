@@ -16,8 +16,8 @@ import pytest
 
 from lakehouse.config import Settings, load_settings
 from lakehouse.resources import ensure_alerts_channel, ensure_bucket, ensure_stream
-from lakehouse.stack.cli import start_native
-from lakehouse.stack.components import Component
+from ops.stack.cli import start_native
+from ops.stack.components import Component
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Smoke block: proves that Mage runs project code that reaches LocalStack and PostgreSQL."""
 
-from lakehouse.health import service_health
+from ops.health import service_health
 
 if "data_loader" not in globals():
     from mage_ai.data_preparation.decorators import data_loader

@@ -1,7 +1,7 @@
 """Take every bronze object not processed yet into silver (spark_jobs/silver/job.py)."""
 
 from lakehouse.config import load_settings
-from lakehouse.locks import StageBusyError, stage_lock
+from lakehouse.locks import Skipped, run_exclusively
 from spark_jobs.session import spark_session
 from spark_jobs.silver.job import run_bronze_to_silver
 
@@ -16,19 +16,21 @@ def load_new_bronze_into_silver(*args, **kwargs) -> dict:
     # Runtime variables `stream`, `bronze_bucket` and `silver_bucket` override .env.
     settings = load_settings()
     silver_bucket = kwargs.get("silver_bucket") or settings.silver_bucket
-    try:
-        with stage_lock(settings, "silver", silver_bucket):
-            summary = run_bronze_to_silver(
-                spark_session("bronze-to-silver", settings),
-                settings,
-                stream=kwargs.get("stream"),
-                bronze_bucket=kwargs.get("bronze_bucket"),
-                silver_bucket=silver_bucket,
-            )
-    except StageBusyError as busy:
-        # pos_live or another run is writing silver; nothing was read, so nothing is unaccounted.
-        print(f"silver: skipped, {busy}")
-        return {"skipped": str(busy), "reconciliation_holds": True}
+    summary = run_exclusively(
+        settings,
+        "silver",
+        silver_bucket,
+        lambda: run_bronze_to_silver(
+            spark_session("bronze-to-silver", settings),
+            settings,
+            stream=kwargs.get("stream"),
+            bronze_bucket=kwargs.get("bronze_bucket"),
+            silver_bucket=silver_bucket,
+        ),
+    )
+    if isinstance(summary, Skipped):
+        # Nothing was read, so nothing is unaccounted.
+        return {"skipped": summary.reason, "reconciliation_holds": True}
     print(f"silver: {summary}")
     for warning in summary.get("quality", {}).get("warnings", []):
         print(f"silver quality warning: {warning}")

@@ -1,7 +1,7 @@
 """Run the stock model on silver and load gold in one transaction (spark_jobs/gold/job.py)."""
 
 from lakehouse.config import load_settings
-from lakehouse.locks import StageBusyError, stage_lock
+from lakehouse.locks import Skipped, run_exclusively
 from spark_jobs.gold.job import run_silver_to_gold
 from spark_jobs.session import spark_session
 
@@ -13,18 +13,20 @@ if "transformer" not in globals():
 def build_gold_from_silver(migrated: dict, *args, **kwargs) -> dict:
     settings = load_settings()
     schema = migrated["gold_schema"]
-    try:
-        with stage_lock(settings, "gold", schema):
-            summary = run_silver_to_gold(
-                spark_session("silver-to-gold", settings),
-                settings,
-                kwargs.get("silver_bucket"),
-                schema=schema,
-                full=str(kwargs.get("full", "false")).lower() == "true",
-                publish=False,
-            )
-    except StageBusyError as busy:
-        print(f"gold: skipped, {busy}")
-        return {"schema": schema, "skipped": str(busy)}
+    summary = run_exclusively(
+        settings,
+        "gold",
+        schema,
+        lambda: run_silver_to_gold(
+            spark_session("silver-to-gold", settings),
+            settings,
+            kwargs.get("silver_bucket"),
+            schema=schema,
+            full=str(kwargs.get("full", "false")).lower() == "true",
+            publish=False,
+        ),
+    )
+    if isinstance(summary, Skipped):
+        return {"schema": schema, "skipped": summary.reason}
     print(f"gold: {summary}")
     return summary

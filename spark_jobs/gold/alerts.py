@@ -32,12 +32,13 @@ from psycopg2.extras import execute_values
 from lakehouse.aws import client
 from lakehouse.config import Settings, load_settings
 from lakehouse.db import connect
+from lakehouse.locks import lock_key
 from spark_jobs.gold.config import check_schema_name, load_gold_config
 
 MESSAGE_VERSION = 1
 _RANK = "case {} when 'critical' then 4 when 'high' then 3 when 'medium' then 2 when 'low' then 1 else 0 end"
-# Publishing of one schema at a time: the advisory lock key is derived from this and the schema.
-_PUBLISH_LOCK = "stock-lakehouse:publish-alerts:"
+# Publishing of one schema at a time: the advisory lock of this stage on the schema.
+_PUBLISH_STAGE = "publish-alerts"
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ def publish_pending(settings: Settings, schema: str | None = None, topic: str | 
     topic = topic or topic_arn(settings)
     published = 0
     with connect(settings) as connection, connection.cursor() as cursor:
-        cursor.execute("select pg_try_advisory_lock(hashtext(%s))", (_PUBLISH_LOCK + schema,))
+        cursor.execute("select pg_try_advisory_lock(%s)", (lock_key(_PUBLISH_STAGE, schema),))
         if not cursor.fetchone()[0]:
             return 0  # another process is publishing this schema's alerts right now
         try:
@@ -248,7 +249,7 @@ def publish_pending(settings: Settings, schema: str | None = None, topic: str | 
                 connection.commit()
                 published += 1
         finally:
-            cursor.execute("select pg_advisory_unlock(hashtext(%s))", (_PUBLISH_LOCK + schema,))
+            cursor.execute("select pg_advisory_unlock(%s)", (lock_key(_PUBLISH_STAGE, schema),))
     return published
 
 

@@ -27,6 +27,7 @@ from psycopg2 import sql
 
 from lakehouse.config import REPO_ROOT, Settings, load_settings
 from lakehouse.db import connect
+from lakehouse.locks import lock_key
 from spark_jobs.gold.config import check_schema_name, load_gold_config
 
 MIGRATIONS_DIR = REPO_ROOT / "sql" / "gold" / "migrations"
@@ -35,7 +36,7 @@ _FILE_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _IDENTIFIER = re.compile(r'(?<!:):"schema"')
 _LITERAL = re.compile(r"(?<!:):'schema'")
 # One lock for every runner on the cluster: migrations also create cluster-wide roles.
-_ADVISORY_LOCK = 7_301_964_212
+_ADVISORY_LOCK = lock_key("gold-migrate", "cluster")
 
 
 class MigrationError(RuntimeError):

@@ -122,7 +122,7 @@ def _positive_quantity(name: str = "quantity") -> StructField:
     return field(name, IntegerType(), minimum=1, minimum_reason=reasons.NON_POSITIVE_QUANTITY)
 
 
-# Aligned with producer/schemas/<event_type>.json (schema_version 1): same names, same required
+# Aligned with lakehouse/contracts/schemas/<event_type>.json (schema_version 1): same names, same required
 # fields. Formats are read a little more widely than the producer writes them (any UTC offset,
 # one or two decimals, negative money so that it is reported as negative_price).
 SALE_V1 = EventSchema(

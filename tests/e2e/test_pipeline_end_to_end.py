@@ -21,7 +21,7 @@ from ingestion.checkpoints import CheckpointStore
 from ingestion.drain import bronze_lines
 from lakehouse.config import Settings
 from lakehouse.db import connect
-from lakehouse.mage import run_pipeline
+from ops.mage import run_pipeline
 from producer import KinesisSink, Simulation, SimulationConfig
 from spark_jobs.gold.alerts import latest_alerts
 from spark_jobs.session import s3a_uri

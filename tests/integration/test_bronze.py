@@ -14,8 +14,8 @@ from ingestion.checkpoints import CheckpointStore
 from ingestion.drain import IngestionError, bronze_lines, drain
 from lakehouse.aws import client
 from lakehouse.config import Settings
-from lakehouse.mage import run_pipeline
 from lakehouse.resources import ensure_bucket, ensure_stream
+from ops.mage import run_pipeline
 
 pytestmark = pytest.mark.integration
 

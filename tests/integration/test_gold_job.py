@@ -21,8 +21,8 @@ from pyspark.sql.types import StructType
 
 from lakehouse.config import Settings
 from lakehouse.db import connect
-from lakehouse.mage import run_pipeline
 from lakehouse.resources import ensure_alerts_channel, ensure_bucket
+from ops.mage import run_pipeline
 from spark_jobs.gold import stock_model as model
 from spark_jobs.gold.config import load_gold_config
 from spark_jobs.gold.job import run_silver_to_gold

@@ -11,8 +11,8 @@ import pytest
 
 from lakehouse import aws
 from lakehouse.config import Settings
+from lakehouse.contracts.envelope import deaggregate
 from lakehouse.resources import ensure_stream
-from producer.aggregation import deaggregate
 from producer.events import Event
 from producer.kinesis import KinesisSink
 from producer.simulation import Simulation, SimulationConfig

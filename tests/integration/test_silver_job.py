@@ -14,15 +14,15 @@ import pytest
 from ingestion.bronze_format import decode_object, stream_prefix
 from lakehouse.aws import client
 from lakehouse.config import Settings
-from lakehouse.mage import run_pipeline
 from lakehouse.resources import ensure_bucket
+from ops.mage import run_pipeline
 from spark_jobs.session import s3a_uri
 from spark_jobs.silver import bronze_log, reasons
-from spark_jobs.silver import sample_events as se
 from spark_jobs.silver.job import SilverOptions, run_bronze_to_silver
 from spark_jobs.silver.maintenance import compact_and_vacuum
 from spark_jobs.silver.quality import QUALITY_RESULTS, SUITES, Check, QualityGateError
 from spark_jobs.silver.tables import EVENT_TABLES, QUARANTINE, table_path
+from tests.support import sample_events as se
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ import pytest
 from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.db import connect
-from lakehouse.mage import run_pipeline
 from lakehouse.resources import ensure_bucket, ensure_stream
+from ops.mage import run_pipeline
 from spark_jobs.session import s3a_uri
 
 pytestmark = pytest.mark.integration

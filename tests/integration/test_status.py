@@ -3,8 +3,8 @@
 import pytest
 
 from lakehouse.resources import ensure_resources
-from lakehouse.stack.cli import status
-from lakehouse.stack.lag import PROBES, lag_report
+from ops.stack.cli import status
+from ops.stack.lag import PROBES, lag_report
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import pytest
 
 from ingestion.bronze_format import BronzeEvent, to_line
 from lakehouse.config import load_settings
-from spark_jobs.silver.sample_events import payload
+from tests.support.sample_events import payload
 
 ARRIVAL = datetime(2026, 11, 22, 6, 1, tzinfo=UTC)
 KEY = "raw/pos-events/ingest_date=2026-11-22/ingest_hour=06/shardId-000000000000/1-9.ndjson.gz"

@@ -17,7 +17,7 @@ def test_every_documented_variable_is_read_somewhere():
     """A variable in .env.example that no code reads would be a setting that silently does nothing."""
     code = "\n".join(
         path.read_text()
-        for folder in ("lakehouse", "spark_jobs", "ingestion", "producer")
+        for folder in ("lakehouse", "spark_jobs", "ingestion", "producer", "ops")
         for path in (REPO_ROOT / folder).rglob("*.py")
     )
     settings_fields = {name.upper() for name in Settings.__dataclass_fields__}

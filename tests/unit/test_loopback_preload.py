@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from lakehouse.stack.components import LOOPBACK_PRELOAD
+from ops.stack.components import LOOPBACK_PRELOAD
 
 pytestmark = pytest.mark.unit
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.stack import process
+from ops.stack import process
 
 pytestmark = pytest.mark.unit
 

@@ -9,8 +9,8 @@ from itertools import islice
 import jsonschema
 import pytest
 
+from lakehouse.contracts.events import BUSINESS_EVENT_TYPES, load_schema
 from producer.bad_events import BAD_CLASSES
-from producer.events import BUSINESS_EVENT_TYPES, load_schema
 from producer.simulation import Simulation, SimulationConfig
 
 pytestmark = pytest.mark.unit

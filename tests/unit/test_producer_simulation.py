@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import jsonschema
 import pytest
 
+from lakehouse.contracts.events import EVENT_TYPES, load_schema
 from producer import demand
-from producer.events import EVENT_TYPES, load_schema
 from producer.simulation import LIVE, Simulation, SimulationConfig
 
 pytestmark = pytest.mark.unit

@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from lakehouse.config import load_settings
-from producer.aggregation import deaggregate
+from lakehouse.contracts.envelope import deaggregate
 from producer.events import Event
 from producer.kinesis import DeliveryError, KinesisSink
 from producer.records import MAX_BYTES_PER_CALL, MAX_RECORDS_PER_CALL

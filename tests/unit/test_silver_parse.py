@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from spark_jobs.silver import reasons
-from spark_jobs.silver import sample_events as se
 from spark_jobs.silver.parse import parse_bronze_lines, parse_events, split_lines
+from tests.support import sample_events as se
 
 pytestmark = pytest.mark.unit
 

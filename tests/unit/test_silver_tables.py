@@ -12,7 +12,6 @@ from pyspark.sql import functions as F
 from spark_jobs.gold import silver_contract
 from spark_jobs.session import AUTO_COMPACT_MIN_FILES
 from spark_jobs.silver import reasons
-from spark_jobs.silver import sample_events as se
 from spark_jobs.silver.frames import materialise
 from spark_jobs.silver.parse import parse_bronze_lines, parse_events, split_lines
 from spark_jobs.silver.tables import (
@@ -30,6 +29,7 @@ from spark_jobs.silver.tables import (
     table_rows,
     table_schema,
 )
+from tests.support import sample_events as se
 
 pytestmark = pytest.mark.unit
 

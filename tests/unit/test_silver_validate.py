@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 
 from spark_jobs.silver import reasons
-from spark_jobs.silver import sample_events as se
 from spark_jobs.silver.frames import materialise
 from spark_jobs.silver.parse import parse_bronze_lines, parse_events, split_lines
 from spark_jobs.silver.validate import (
@@ -20,6 +19,7 @@ from spark_jobs.silver.validate import (
     keep_settled,
     mark_duplicates,
 )
+from tests.support import sample_events as se
 
 pytestmark = pytest.mark.unit
 

@@ -1,8 +1,8 @@
 import pytest
 
 from lakehouse.config import load_settings
-from lakehouse.stack import cli
-from lakehouse.stack.components import StackError
+from ops.stack import cli
+from ops.stack.components import StackError
 
 pytestmark = pytest.mark.unit
 

@@ -1,7 +1,7 @@
 """`make up`, `make down`, `make status` and `make logs`: the stack, with or without Docker.
 
 With a Docker engine the stack is docker-compose.yml plus Terraform; without one (these
-machines) it is host processes managed by lakehouse.stack.components. The chosen mode is
+machines) it is host processes managed by ops.stack.components. The chosen mode is
 written to STACK_RUN_DIR/mode so `down` stops what `up` started.
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from lakehouse.config import REPO_ROOT, Settings, load_settings
-from lakehouse.stack import process
-from lakehouse.stack.components import Component, StackError, components
+from ops.stack import process
+from ops.stack.components import Component, StackError, components
 
 START_TIMEOUTS = {"localstack": 90.0, "postgres": 60.0, "mage": 180.0}
 
@@ -178,7 +178,7 @@ def status(settings: Settings) -> int:
         print(f"  {component.name:<11} {state:<8} {health.detail}  [{owner}]")
         failing += not health.ok
     if not failing:
-        from lakehouse.stack.lag import lag_report
+        from ops.stack.lag import lag_report
 
         print("pipeline lag:")
         for name, value in lag_report(settings):
@@ -197,7 +197,7 @@ def logs(settings: Settings, lines: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lakehouse.stack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ops.stack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start the stack and create the cloud resources")
     commands.add_parser("down", help="stop what `up` started")

@@ -8,10 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from producer.events import Event
-from spark_jobs.gold import stock_model as model
-from spark_jobs.gold.config import load_gold_config
-from spark_jobs.gold.scoring import (
+from evaluation.scoring import (
     AlertWindow,
     TrueStockout,
     accepted_movements,
@@ -20,6 +17,9 @@ from spark_jobs.gold.scoring import (
     threshold_windows,
     truth_stockouts,
 )
+from producer.events import Event
+from spark_jobs.gold import stock_model as model
+from spark_jobs.gold.config import load_gold_config
 
 pytestmark = pytest.mark.unit
 

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from ingestion.drain import bronze_lines
 from lakehouse.config import Settings, load_settings, merged_environment
 from lakehouse.db import connect
-from lakehouse.mage import start_pipeline, stop_pipeline, wait_for_log_line
-from lakehouse.stack.lag import gold_last_load
+from ops.mage import start_pipeline, stop_pipeline, wait_for_log_line
+from ops.stack.lag import gold_last_load
 from producer import KinesisSink, Simulation, SimulationConfig
 from producer.simulation import LIVE
 
@@ -114,7 +114,7 @@ def print_summary(settings: Settings, produced: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     defaults = merged_environment()
-    parser = argparse.ArgumentParser(prog="python -m lakehouse.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ops.demo", description=__doc__)
     parser.add_argument("--days", type=float, default=float(defaults["DEMO_BACKFILL_DAYS"]))
     parser.add_argument("--live-seconds", type=float, default=float(defaults["DEMO_LIVE_SECONDS"]))
     parser.add_argument("--stores", type=int, default=int(defaults["DEMO_STORES"]))

@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from producer.aggregation import (
+from lakehouse.contracts.envelope import (
     MAGIC,
     AggregationError,
     aggregate,

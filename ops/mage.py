@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.config import REPO_ROOT, Settings, load_settings
-from lakehouse.stack.components import MAIN_VENV, mage_environment
+from ops.stack.components import MAIN_VENV, mage_environment
 
 MAGE_PROJECT = REPO_ROOT / "mage_project"
 
@@ -104,10 +104,10 @@ def run_pipeline(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m lakehouse.mage <pipeline>`: run it in the foreground with the project's settings."""
+    """`python -m ops.mage <pipeline>`: run it in the foreground with the project's settings."""
     arguments = sys.argv[1:] if argv is None else argv
     if len(arguments) != 1:
-        print("usage: python -m lakehouse.mage <pipeline>  (e.g. pos_live)", file=sys.stderr)
+        print("usage: python -m ops.mage <pipeline>  (e.g. pos_live)", file=sys.stderr)
         return 2
     command = pipeline_command(arguments[0])
     os.chdir(REPO_ROOT)

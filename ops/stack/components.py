@@ -23,7 +23,7 @@ import psycopg2
 
 from lakehouse.config import REPO_ROOT, Settings
 from lakehouse.db import connect
-from lakehouse.stack import process
+from ops.stack import process
 
 LOCALSTACK_VENV = REPO_ROOT / ".venv-localstack"
 MAIN_VENV = REPO_ROOT / ".venv"

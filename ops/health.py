@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lakehouse.config import Settings, load_settings
-from lakehouse.stack.components import LocalStack, Postgres
+from ops.stack.components import LocalStack, Postgres
 
 
 def service_health(settings: Settings | None = None) -> dict[str, dict[str, object]]:

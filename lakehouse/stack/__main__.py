@@ -1,3 +1,0 @@
-from lakehouse.stack.cli import main
-
-raise SystemExit(main())

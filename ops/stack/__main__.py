@@ -1,0 +1,3 @@
+from ops.stack.cli import main
+
+raise SystemExit(main())
