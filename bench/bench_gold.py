@@ -31,7 +31,7 @@ from lakehouse.config import Settings
 from lakehouse.db import connect
 from lakehouse.resources import ensure_bucket
 from spark_jobs.gold.config import load_gold_config
-from spark_jobs.gold.job import run_silver_to_gold
+from spark_jobs.gold.job import GoldRun, run_silver_to_gold
 from spark_jobs.gold.migrate import migrate
 from spark_jobs.gold.silver_contract import (
     DELIVERIES,
@@ -222,8 +222,8 @@ def _measure(settings: Settings) -> list[dict]:
         build = run_silver_to_gold(spark, settings, bucket, schema=schema, publish=False, config=config)
         write(sales_lines(spark, SALES_LINES_COUNT, INCREMENT, DAYS, 1), bucket, SALES_LINES, mode="append")
         refresh = run_silver_to_gold(spark, settings, bucket, schema=schema, publish=False, config=config)
-        if refresh["rows"]["fact_sales_inserted"] != INCREMENT:
-            raise RuntimeError(f"refresh inserted {refresh['rows']['fact_sales_inserted']}, not {INCREMENT}")
+        if not isinstance(refresh, GoldRun) or refresh.rows.fact_sales_inserted != INCREMENT:
+            raise RuntimeError(f"the refresh did not insert {INCREMENT} lines: {refresh}")
 
         facts = top_up_facts(settings, schema, FACT_ROWS)
         open_alerts = median_latency_ms(settings, schema, "select * from v_open_alerts limit 50")
@@ -231,10 +231,10 @@ def _measure(settings: Settings) -> list[dict]:
     finally:
         remove(settings, bucket, schema)
     return [
-        figure(f"gold build, {SALES_LINES_COUNT:,} sales lines", build["seconds"], "s"),
-        figure("gold build rate", SALES_LINES_COUNT / build["seconds"], "lines/s"),
-        figure(f"incremental refresh, {INCREMENT:,} new lines", refresh["seconds"], "s"),
-        figure("open alerts after the refresh", refresh["alerts"]["open"], "alerts"),
+        figure(f"gold build, {SALES_LINES_COUNT:,} sales lines", build.seconds, "s"),
+        figure("gold build rate", SALES_LINES_COUNT / build.seconds, "lines/s"),
+        figure(f"incremental refresh, {INCREMENT:,} new lines", refresh.seconds, "s"),
+        figure("open alerts after the refresh", refresh.alerts.open, "alerts"),
         figure(f"open-alerts view latency, {facts:,} facts", open_alerts, "ms", LATENCY_TARGET),
         figure(f"store-performance view latency, {facts:,} facts", performance, "ms", LATENCY_TARGET),
     ]

@@ -24,7 +24,7 @@ from ingestion.checkpoints import DrainLockedError
 from ingestion.drain import drain
 from lakehouse.config import ConfigError, Settings, merged_environment
 from lakehouse.locks import StageBusyError, stage_lock
-from spark_jobs.gold.job import run_silver_to_gold
+from spark_jobs.gold.job import GoldRun, NothingToLoad, run_silver_to_gold
 from spark_jobs.gold.migrate import migrate
 from spark_jobs.silver.job import SilverOptions, run_bronze_to_silver
 
@@ -37,7 +37,7 @@ class LivePass:
 
     bronze_events: int = 0
     silver_events: int = 0
-    gold: dict | None = None
+    gold: GoldRun | NothingToLoad | None = None
     skipped: dict[str, str] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
@@ -50,7 +50,7 @@ class LivePass:
         return {
             "bronze_events": self.bronze_events,
             "silver_events": self.silver_events,
-            "gold": self.gold,
+            "gold": self.gold.as_dict() if self.gold else None,
             "skipped": self.skipped,
             "stage_seconds": self.stage_seconds,
             "seconds": round(self.seconds, 1),
@@ -76,7 +76,7 @@ def run_pass(spark: SparkSession, settings: Settings, schema: str, first: bool) 
     done.stage_seconds["silver"] = summary["seconds"]
     if done.silver_events or first:
         done.gold = run_silver_to_gold(spark, settings, schema=schema, publish=True)
-        done.stage_seconds["gold"] = done.gold.get("seconds", 0.0)
+        done.stage_seconds["gold"] = done.gold.seconds
     done.seconds = time.monotonic() - began
     return done
 

@@ -14,9 +14,10 @@ class LogLivePass(BasePythonSink):
     def batch_write(self, messages: list[dict]):
         for done in messages:
             gold = done["gold"] or {}
+            alerts = {**gold["alerts"], "published": gold["published"]} if "alerts" in gold else {}
             self._print(
                 f"live: bronze +{done['bronze_events']} events, silver +{done['silver_events']} events, "
                 f"gold {gold.get('mode', 'not run')} as of {gold.get('as_of', '-')}, "
-                f"alerts {gold.get('alerts', {})}, {done['seconds']} s {done['stage_seconds']}; "
+                f"alerts {alerts}, {done['seconds']} s {done['stage_seconds']}; "
                 f"skipped {done['skipped'] or 'nothing'}"
             )

@@ -28,5 +28,6 @@ def build_gold_from_silver(migrated: dict, *args, **kwargs) -> dict:
     )
     if isinstance(summary, Skipped):
         return {"schema": schema, "skipped": summary.reason}
-    print(f"gold: {summary}")
-    return summary
+    done = summary.as_dict()  # Mage passes block outputs on as plain data
+    print(f"gold: {done}")
+    return done

@@ -1,7 +1,7 @@
 """Stock alerts: open, escalate and resolve them in `stock_alerts`, publish them to SNS, read them back.
 
 Lifecycle (`apply_lifecycle`, run inside the load's transaction, so alerts always match the
-stock positions they come from):
+stock positions they come from; one statement per step in `sql/gold/alerts/`):
 
 - a condition (see `stock_model.alert_conditions`) with no open alert of its store, SKU and
   kind opens one, marked for publication;
@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -34,15 +34,18 @@ from lakehouse.config import Settings, load_settings
 from lakehouse.db import connect
 from lakehouse.locks import lock_key
 from spark_jobs.gold.config import check_schema_name, load_gold_config
+from spark_jobs.gold.sql_files import gold_sql
+from spark_jobs.gold.staging import ALERT_CONDITIONS
 
 MESSAGE_VERSION = 1
-_RANK = "case {} when 'critical' then 4 when 'high' then 3 when 'medium' then 2 when 'low' then 1 else 0 end"
 # Publishing of one schema at a time: the advisory lock of this stage on the schema.
 _PUBLISH_STAGE = "publish-alerts"
 
 
 @dataclass(frozen=True)
 class AlertCondition:
+    """One condition that holds for a store-SKU now; its fields are staging.ALERT_CONDITIONS."""
+
     store_id: str
     sku: str
     kind: str
@@ -53,121 +56,45 @@ class AlertCondition:
     recommended_order_qty: int
 
 
-def _rank(expression: str) -> str:
-    return _RANK.format(expression)
+@dataclass(frozen=True)
+class AlertCounts:
+    """What one lifecycle did: alerts opened, escalated and resolved, and how many are open after."""
+
+    opened: int
+    escalated: int
+    resolved: int
+    open: int
 
 
-def apply_lifecycle(cursor, conditions: Iterable[AlertCondition], as_of: datetime) -> dict[str, int]:
-    """Open, update, escalate and resolve alerts; the cursor's search_path is the gold schema.
+def _count(cursor, name: str, schema: str, as_of: datetime) -> int:
+    cursor.execute(gold_sql(f"alerts/{name}", schema), {"as_of": as_of})
+    return cursor.fetchone()[0]
+
+
+def apply_lifecycle(
+    cursor, schema: str, conditions: Iterable[AlertCondition], as_of: datetime
+) -> AlertCounts:
+    """Open, update, escalate and resolve the alerts of `schema` (sql/gold/alerts/).
 
     The evaluated store-SKUs are those whose `stock_position` row has this `as_of`, so call this
-    after the positions of the same load. Returns counts: opened, escalated, resolved, open.
+    after the positions of the same load, in its transaction.
     """
-    cursor.execute(
-        """
-        create temp table stg_alert_conditions (
-            store_id text, sku text, kind text, severity text, on_hand integer,
-            reorder_point numeric, predicted_stockout_date date, recommended_order_qty integer
-        ) on commit drop
-        """
-    )
+    ALERT_CONDITIONS.create(cursor)
     execute_values(
         cursor,
-        "insert into stg_alert_conditions values %s",
-        [
-            (
-                c.store_id,
-                c.sku,
-                c.kind,
-                c.severity,
-                c.on_hand,
-                c.reorder_point,
-                c.predicted_stockout_date,
-                c.recommended_order_qty,
-            )
-            for c in conditions
-        ],
+        sql.SQL("insert into {} ({}) values %s")
+        .format(
+            sql.Identifier(ALERT_CONDITIONS.name),
+            sql.SQL(", ").join(map(sql.Identifier, ALERT_CONDITIONS.column_names)),
+        )
+        .as_string(cursor),
+        [astuple(condition) for condition in conditions],
         page_size=5000,
     )
-    parameters = {"as_of": as_of}
-    cursor.execute(
-        """
-        with resolved as (
-            update stock_alerts as alert
-            set resolved_at = greatest(%(as_of)s, alert.first_seen_at),
-                last_seen_at = greatest(%(as_of)s, alert.last_seen_at),
-                updated_at = now()
-            from stock_position as position
-            where alert.resolved_at is null
-                and position.store_id = alert.store_id
-                and position.sku = alert.sku
-                and position.as_of = %(as_of)s
-                and not exists (
-                    select 1 from stg_alert_conditions as c
-                    where c.store_id = alert.store_id and c.sku = alert.sku and c.kind = alert.kind
-                )
-            returning 1
-        )
-        select count(*) from resolved
-        """,
-        parameters,
-    )
-    resolved = cursor.fetchone()[0]
-    escalates = f"{_rank('c.severity')} > greatest(alert.severity_rank, {_rank('alert.published_severity')})"
-    cursor.execute(
-        f"""
-        with still_holding as (
-            select alert.alert_id, c.*, {escalates} as escalates
-            from stock_alerts as alert
-            join stg_alert_conditions as c
-                on c.store_id = alert.store_id and c.sku = alert.sku and c.kind = alert.kind
-            where alert.resolved_at is null
-        ),
-
-        updated as (
-            update stock_alerts as alert
-            set severity = c.severity,
-                on_hand = c.on_hand,
-                reorder_point = c.reorder_point,
-                predicted_stockout_date = c.predicted_stockout_date,
-                recommended_order_qty = c.recommended_order_qty,
-                last_seen_at = greatest(%(as_of)s, alert.last_seen_at),
-                escalated_at = case when c.escalates then %(as_of)s else alert.escalated_at end,
-                needs_publish = alert.needs_publish or c.escalates,
-                updated_at = now()
-            from still_holding as c
-            where alert.alert_id = c.alert_id
-            returning c.escalates
-        )
-
-        select count(*) filter (where escalates) from updated
-        """,
-        parameters,
-    )
-    escalated = cursor.fetchone()[0]
-    cursor.execute(
-        """
-        with opened as (
-            insert into stock_alerts (
-                store_id, sku, kind, severity, on_hand, reorder_point, predicted_stockout_date,
-                recommended_order_qty, first_seen_at, last_seen_at, needs_publish
-            )
-            select c.*, %(as_of)s, %(as_of)s, true
-            from stg_alert_conditions as c
-            where not exists (
-                select 1 from stock_alerts as alert
-                where alert.resolved_at is null
-                    and alert.store_id = c.store_id and alert.sku = c.sku and alert.kind = c.kind
-            )
-            returning 1
-        )
-        select count(*) from opened
-        """,
-        parameters,
-    )
-    opened = cursor.fetchone()[0]
-    cursor.execute("select count(*) from stock_alerts where resolved_at is null")
-    return {"opened": opened, "escalated": escalated, "resolved": resolved, "open": cursor.fetchone()[0]}
+    resolved = _count(cursor, "resolve_alerts", schema, as_of)
+    escalated = _count(cursor, "update_alerts", schema, as_of)
+    opened = _count(cursor, "open_alerts", schema, as_of)
+    return AlertCounts(opened, escalated, resolved, _count(cursor, "count_open_alerts", schema, as_of))
 
 
 def _json_value(value):
@@ -187,24 +114,6 @@ def alert_message(row: dict) -> dict:
     }
 
 
-_PENDING_COLUMNS = (
-    "alert_id",
-    "store_id",
-    "sku",
-    "kind",
-    "severity",
-    "on_hand",
-    "reorder_point",
-    "predicted_stockout_date",
-    "recommended_order_qty",
-    "first_seen_at",
-    "last_seen_at",
-    "escalated_at",
-    "resolved_at",
-    "published_severity",
-)
-
-
 def topic_arn(settings: Settings) -> str:
     """The ARN of the ALERTS_TOPIC topic (creating a topic that exists returns its ARN)."""
     return client("sns", settings).create_topic(Name=settings.alerts_topic)["TopicArn"]
@@ -221,12 +130,9 @@ def publish_pending(settings: Settings, schema: str | None = None, topic: str | 
         if not cursor.fetchone()[0]:
             return 0  # another process is publishing this schema's alerts right now
         try:
-            cursor.execute(
-                sql.SQL("select {} from {}.stock_alerts where needs_publish order by alert_id").format(
-                    sql.SQL(", ").join(map(sql.Identifier, _PENDING_COLUMNS)), sql.Identifier(schema)
-                )
-            )
-            rows = [dict(zip(_PENDING_COLUMNS, values, strict=True)) for values in cursor.fetchall()]
+            cursor.execute(gold_sql("alerts/pending_alerts", schema))
+            columns = [column.name for column in cursor.description]
+            rows = [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
             connection.commit()
             for row in rows:
                 message = alert_message(row)
@@ -240,11 +146,8 @@ def publish_pending(settings: Settings, schema: str | None = None, topic: str | 
                     },
                 )
                 cursor.execute(
-                    sql.SQL(
-                        "update {}.stock_alerts set needs_publish = false, published_at = now(), "
-                        "published_severity = %s where alert_id = %s"
-                    ).format(sql.Identifier(schema)),
-                    (row["severity"], row["alert_id"]),
+                    gold_sql("alerts/mark_published", schema),
+                    {"severity": row["severity"], "alert_id": row["alert_id"]},
                 )
                 connection.commit()
                 published += 1

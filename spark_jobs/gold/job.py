@@ -1,28 +1,30 @@
 """Silver to gold: read silver, run the stock model in Spark, load gold in one transaction, publish alerts.
 
-What one run does:
+What one run does, one function each:
 
-1. reads the silver tables (`silver_contract`); the data clock `as_of` is the newest event;
-   after the first load only the rows silver stored since the last one (by `loaded_at`, the
-   load's watermark) are scanned for it, so the cost does not grow with history;
-2. picks the window of event days to (re)read: everything on the first run (or with
-   `full=True`, or when silver has no `loaded_at` to keep a watermark with), else from
+1. `plan_window` reads the silver tables (`silver_contract`); the data clock `as_of` is the
+   newest event; after the first load only the rows silver stored since the last one (by
+   `loaded_at`, the load's watermark) are scanned for it, so the cost does not grow with
+   history. It picks the window of event days to (re)read: everything on the first run (or
+   with `full=True`, or when silver has no `loaded_at` to keep a watermark with), else from
    `GOLD_LATE_DAYS` days before the last load's `as_of`, or from the earliest event day silver
    stored since the last load, so late events are picked up however late; loading the same
    window twice changes nothing;
-3. computes, in Spark, the daily stock positions of the window (anchored on gold's closing
-   stock of the day before, read from gold over JDBC), the demand statistics of the complete
-   days before `as_of` (gold's snapshots before the window, this run's positions within it),
-   forecasts, replenishment figures and risk;
-4. loads dimensions, sales facts, the daily aggregate, snapshots, positions, forecasts and the
-   alert lifecycle into gold in one transaction (`load.load_gold`);
-5. publishes new and escalated alerts to SNS (`alerts.publish_pending`).
+2. `build_frames` computes, in Spark, the daily stock positions of the window (anchored on
+   gold's closing stock of the day before, read from gold over JDBC), the demand statistics of
+   the complete days before `as_of` (gold's snapshots before the window, this run's positions
+   within it), forecasts, replenishment figures and risk (`stock_frames`);
+3. `load_frames` loads dimensions, sales facts, the daily aggregate, snapshots, positions,
+   forecasts and the alert lifecycle into gold in one transaction (`load.load_gold`);
+4. `alerts.publish_pending` publishes new and escalated alerts to SNS.
+
+The run's summary is a `GoldRun` (or `NothingToLoad` while silver is empty).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from pyspark.sql import DataFrame, SparkSession
@@ -30,6 +32,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.config import Settings
 from spark_jobs.gold import alerts, load
+from spark_jobs.gold import stock_frames as frames
 from spark_jobs.gold import stock_model as model
 from spark_jobs.gold.config import GoldConfig, load_gold_config
 from spark_jobs.gold.dimensions import latest_stores, product_versions
@@ -40,6 +43,15 @@ from spark_jobs.gold.silver_contract import (
     STOCK_COUNTS,
     STORES,
     read_silver_table,
+)
+from spark_jobs.gold.staging import (
+    DIM_PRODUCT,
+    DIM_STORE,
+    FACT_SALES,
+    INVENTORY_SNAPSHOT,
+    STOCK_FORECAST,
+    STOCK_POSITION,
+    StagingTable,
 )
 
 _KEY = ["store_id", "sku"]
@@ -130,12 +142,12 @@ def model_frames(
     """(replenishment per store-SKU with its predicted stockout date, forecasts) as of `as_of_day`."""
     history_start = as_of_day - timedelta(days=config.demand_history_days)
     history = history_frame(gold_snapshots, positions, history_start, as_of_day)
-    stats = model.demand_stats_frame(history, as_of_day, config.ewma_alpha, config.demand_history_days)
+    stats = frames.demand_stats_frame(history, as_of_day, config.ewma_alpha, config.demand_history_days)
     stock = positions.where(F.col("day") == F.lit(as_of_day)).select(
         *_KEY, F.col("closing").alias("on_hand"), F.col("sold").alias("sold_today")
     )
     lead_times = products.where(F.col("valid_to").isNull()).select("sku", "lead_time_days")
-    replenishment = model.replenishment_frame(
+    replenishment = frames.replenishment_frame(
         stats,
         stock,
         lead_times,
@@ -144,9 +156,14 @@ def model_frames(
         default_lead_time_days=config.default_lead_time_days,
         overstock_cover_days=config.overstock_cover_days,
     )
-    forecasts = model.forecast_frame(replenishment, as_of_day, config.forecast_days)
-    stockouts = model.stockout_dates_frame(forecasts, stock)
+    forecasts = frames.forecast_frame(replenishment, as_of_day, config.forecast_days)
+    stockouts = frames.stockout_dates_frame(forecasts, stock)
     return replenishment.join(stockouts, _KEY, "left"), forecasts
+
+
+def _staged(frame: DataFrame, table: StagingTable, **gold_names: str) -> DataFrame:
+    """`frame` as staging `table`: columns renamed (model name=gold name), selected in its order."""
+    return frame.withColumnsRenamed(gold_names).select(*table.column_names)
 
 
 def staging_frames(
@@ -158,65 +175,181 @@ def staging_frames(
     replenishment: DataFrame,
     forecasts: DataFrame,
 ) -> dict[str, DataFrame]:
-    """The DataFrame of each staging table (see load.STAGING), columns named as there."""
-    sales_rows = sales.select(
-        "event_id",
-        "line_number",
-        "basket_id",
-        "store_id",
-        "sku",
-        F.col("event_time").alias("sold_at"),
-        "quantity",
-        "unit_price",
-        "discount",
-        "payment_method",
-        "loyalty_id",
-    )
+    """The DataFrame of each staging table (staging.STAGING), its columns named and ordered as there."""
     figures = replenishment.select(*_KEY, "safety_stock", "reorder_point", "level")
-    snapshot_rows = positions.join(figures, _KEY, "left").select(
-        *_KEY,
-        F.col("day").alias("calendar_date"),
-        F.col("opening").alias("opening_on_hand"),
-        "sold",
-        "received",
-        "count_adjustment",
-        F.col("closing").alias("closing_on_hand"),
-        "safety_stock",
-        "reorder_point",
-        model.risk_column(
+    snapshots = positions.join(figures, _KEY, "left").withColumn(
+        "risk",
+        frames.risk_column(
             F.col("closing"),
             F.coalesce(F.col("reorder_point"), F.lit(0.0)),
-            model.cover_column(F.col("closing"), F.col("level")),
+            frames.cover_column(F.col("closing"), F.col("level")),
             config.overstock_cover_days,
-        ).alias("risk"),
+        ),
     )
-    position_rows = replenishment.select(
-        *_KEY,
-        "on_hand",
-        F.col("mean_short").alias("mean_7d"),
-        F.col("mean_long").alias("mean_28d"),
-        F.col("level").alias("ewma"),
-        F.col("std").alias("demand_std"),
-        F.col("days").alias("demand_days"),
-        "dow_index",
-        F.lit(config.service_level).alias("service_level"),
-        "lead_time_days",
-        "safety_stock",
-        "reorder_point",
-        "order_up_to_level",
-        "days_of_cover",
-        "predicted_stockout_date",
-        "recommended_order_qty",
-        "risk",
-    )
+    policy = replenishment.withColumn("service_level", F.lit(config.service_level))
     return {
-        "stg_dim_store": stores,
-        "stg_dim_product": products,
-        "stg_fact_sales": sales_rows,
-        "stg_inventory_snapshot": snapshot_rows,
-        "stg_stock_position": position_rows,
-        "stg_stock_forecast": forecasts.select(*_KEY, "forecast_date", "forecast_units"),
+        DIM_STORE.name: _staged(stores, DIM_STORE),
+        DIM_PRODUCT.name: _staged(products, DIM_PRODUCT),
+        FACT_SALES.name: _staged(sales, FACT_SALES, event_time="sold_at"),
+        INVENTORY_SNAPSHOT.name: _staged(
+            snapshots,
+            INVENTORY_SNAPSHOT,
+            day="calendar_date",
+            opening="opening_on_hand",
+            closing="closing_on_hand",
+        ),
+        STOCK_POSITION.name: _staged(
+            policy,
+            STOCK_POSITION,
+            mean_short="mean_7d",
+            mean_long="mean_28d",
+            level="ewma",
+            std="demand_std",
+            days="demand_days",
+        ),
+        STOCK_FORECAST.name: _staged(forecasts, STOCK_FORECAST),
     }
+
+
+@dataclass(frozen=True)
+class SilverFrames:
+    """The silver tables a run reads; lazy, so only what the run uses is scanned."""
+
+    sales: DataFrame
+    deliveries: DataFrame
+    counts: DataFrame
+    products: DataFrame
+    stores: DataFrame
+
+
+def read_silver(spark: SparkSession, bucket: str) -> SilverFrames:
+    return SilverFrames(
+        sales=read_silver_table(spark, bucket, SALES_LINES),
+        deliveries=read_silver_table(spark, bucket, DELIVERIES),
+        counts=read_silver_table(spark, bucket, STOCK_COUNTS),
+        products=read_silver_table(spark, bucket, PRODUCTS),
+        stores=read_silver_table(spark, bucket, STORES),
+    )
+
+
+def plan_window(
+    settings: Settings, config: GoldConfig, silver: SilverFrames, *, full: bool, started_at: datetime
+) -> load.LoadRun | None:
+    """The load this run makes: its mode, data time `as_of` and window; None when silver is empty.
+
+    Incremental after a load that kept a silver watermark (`window_after`), else full: from
+    silver's oldest event day to its newest event.
+    """
+    previous = None if full else load.last_load(settings, config.schema)
+    if previous is not None and previous.silver_loaded_through is None:
+        previous = None  # silver rows without loaded_at give no watermark to go on from: rebuild
+    stock_events = [silver.sales, silver.deliveries, silver.counts]
+    extent = silver_extent(stock_events, previous.silver_loaded_through if previous else None)
+    if previous is not None:
+        as_of, window_start = window_after(previous, extent, config.late_days)
+        mode, loaded_through = "incremental", extent.newest_loaded or previous.silver_loaded_through
+    elif extent.newest_event is None:
+        return None
+    else:
+        as_of, window_start, loaded_through = extent.newest_event, extent.oldest_day, extent.newest_loaded
+        mode = "full"
+    return load.LoadRun(
+        as_of=as_of,
+        window_start=window_start,
+        mode=mode,
+        started_at=started_at,
+        overstock_cover_days=config.overstock_cover_days,
+        silver_loaded_through=loaded_through,
+    )
+
+
+@dataclass(frozen=True)
+class GoldFrames:
+    """The staging DataFrames of a load, and the cached frames behind them to release after it."""
+
+    staged: dict[str, DataFrame]
+    cached: tuple[DataFrame, ...]
+
+    def release(self) -> None:
+        for frame in self.cached:
+            frame.unpersist()
+
+
+def build_frames(
+    spark: SparkSession, settings: Settings, config: GoldConfig, silver: SilverFrames, run: load.LoadRun
+) -> GoldFrames:
+    """Positions of the window, the stock model as of `run.as_of`, and every staging frame.
+
+    A full load starts from no gold history; an incremental one anchors the window on gold's
+    closing stock of the day before and takes the demand history before the window from gold.
+    """
+    as_of_day, window_start = run.as_of.date(), run.window_start
+    history_start = as_of_day - timedelta(days=config.demand_history_days)
+    window_sales = _since(
+        silver.sales.where(F.col("event_date") >= F.lit(window_start - timedelta(days=1))), window_start
+    ).cache()
+    if run.mode == "full":
+        gold_snapshots = spark.createDataFrame(
+            [], "store_id string, sku string, day date, sold int, closing int"
+        )
+    else:
+        gold_snapshots = load.read_gold_snapshots(
+            spark, settings, config.schema, min(history_start, window_start), window_start - timedelta(days=1)
+        ).cache()
+    anchors = gold_snapshots.where(F.col("day") == F.lit(window_start - timedelta(days=1))).select(
+        *_KEY, F.col("closing").alias("anchor")
+    )
+    moves = frames.movements(
+        window_sales, _since(silver.deliveries, window_start), _since(silver.counts, window_start)
+    )
+    positions = frames.daily_positions_frame(
+        frames.daily_movements(moves), anchors, window_start, as_of_day
+    ).cache()
+    products = product_versions(silver.products).cache()
+    replenishment, forecasts = model_frames(config, gold_snapshots, positions, products, as_of_day)
+    replenishment = replenishment.cache()
+    stores = latest_stores(silver.stores)
+    staged = staging_frames(config, window_sales, stores, products, positions, replenishment, forecasts)
+    return GoldFrames(staged, (window_sales, gold_snapshots, positions, products, replenishment))
+
+
+def load_frames(settings: Settings, schema: str, run: load.LoadRun, built: GoldFrames) -> load.LoadResult:
+    """Stream the staging frames into gold in one transaction; the cached frames are released after."""
+    lines = {table: load.csv_lines(frame, table) for table, frame in built.staged.items()}
+    try:
+        return load.load_gold(settings, schema, lines, run)
+    finally:
+        built.release()
+
+
+@dataclass(frozen=True)
+class GoldRun:
+    """What a run of silver_to_gold loaded (`as_dict` is the JSON-able form Mage passes on)."""
+
+    schema: str
+    mode: str  # full or incremental
+    as_of: datetime
+    window_start: date
+    run_id: int
+    rows: load.RowCounts
+    alerts: alerts.AlertCounts
+    published: int  # alerts published to SNS by this run (none when it leaves that to Mage)
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"as_of": self.as_of.isoformat(), "window_start": self.window_start.isoformat()}
+
+
+@dataclass(frozen=True)
+class NothingToLoad:
+    """A run that found no sales, deliveries or stock counts in silver yet."""
+
+    schema: str
+    status: str
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 def run_silver_to_gold(
@@ -228,81 +361,30 @@ def run_silver_to_gold(
     full: bool = False,
     publish: bool = True,
     config: GoldConfig | None = None,
-) -> dict:
-    """Build or refresh gold from silver; returns a summary (mode, as_of, row counts, alerts, seconds).
+) -> GoldRun | NothingToLoad:
+    """Build or refresh gold from silver: plan the window, build the frames, load, publish.
 
     The gold schema must be migrated (`python -m spark_jobs.gold.migrate`). `full=True` rereads
     all of silver instead of the window after the last load.
     """
     began, started_at = time.monotonic(), datetime.now(UTC)
     config = (config or load_gold_config()).with_schema(schema)
-    bucket = silver_bucket or settings.silver_bucket
-    sales = read_silver_table(spark, bucket, SALES_LINES)
-    deliveries = read_silver_table(spark, bucket, DELIVERIES)
-    counts = read_silver_table(spark, bucket, STOCK_COUNTS)
-    previous = None if full else load.last_load(settings, config.schema)
-    if previous is not None and previous.silver_loaded_through is None:
-        previous = None  # silver rows without loaded_at give no watermark to go on from: rebuild
-    extent = silver_extent([sales, deliveries, counts], previous.silver_loaded_through if previous else None)
-    if previous is not None:
-        as_of, window_start = window_after(previous, extent, config.late_days)
-        loaded_through = extent.newest_loaded or previous.silver_loaded_through
-    elif extent.newest_event is None:
-        return {"status": "silver has no sales, deliveries or stock counts yet", "schema": config.schema}
-    else:
-        as_of, window_start, loaded_through = extent.newest_event, extent.oldest_day, extent.newest_loaded
-    as_of_day = as_of.date()
-    history_start = as_of_day - timedelta(days=config.demand_history_days)
-
-    window_sales = _since(
-        sales.where(F.col("event_date") >= F.lit(window_start - timedelta(days=1))), window_start
-    )
-    window_sales = window_sales.cache()
-    if previous is None:
-        gold_snapshots = spark.createDataFrame(
-            [], "store_id string, sku string, day date, sold int, closing int"
-        )
-    else:
-        gold_snapshots = load.read_gold_snapshots(
-            spark, settings, config.schema, min(history_start, window_start), window_start - timedelta(days=1)
-        ).cache()
-    anchors = gold_snapshots.where(F.col("day") == F.lit(window_start - timedelta(days=1))).select(
-        *_KEY, F.col("closing").alias("anchor")
-    )
-    moves = model.movements(window_sales, _since(deliveries, window_start), _since(counts, window_start))
-    daily = model.daily_movements(moves)
-    positions = model.daily_positions_frame(daily, anchors, window_start, as_of_day).cache()
-    products = product_versions(read_silver_table(spark, bucket, PRODUCTS)).cache()
-    replenishment, forecasts = model_frames(config, gold_snapshots, positions, products, as_of_day)
-    replenishment = replenishment.cache()
-    stores = latest_stores(read_silver_table(spark, bucket, STORES))
-    frames = staging_frames(config, window_sales, stores, products, positions, replenishment, forecasts)
-    run = load.LoadRun(
-        as_of=as_of,
-        window_start=window_start,
-        mode="incremental" if previous else "full",
-        started_at=started_at,
-        overstock_cover_days=config.overstock_cover_days,
-        silver_loaded_through=loaded_through,
-    )
-    try:
-        result = load.load_gold(
-            settings,
-            config.schema,
-            {table: load.csv_lines(frame, table) for table, frame in frames.items()},
-            run,
-        )
-    finally:
-        for cached in (window_sales, gold_snapshots, positions, products, replenishment):
-            cached.unpersist()
+    silver = read_silver(spark, silver_bucket or settings.silver_bucket)
+    run = plan_window(settings, config, silver, full=full, started_at=started_at)
+    if run is None:
+        status = "silver has no sales, deliveries or stock counts yet"
+        return NothingToLoad(config.schema, status, round(time.monotonic() - began, 1))
+    built = build_frames(spark, settings, config, silver, run)
+    result = load_frames(settings, config.schema, run, built)
     published = alerts.publish_pending(settings, config.schema) if publish else 0
-    return {
-        "schema": config.schema,
-        "mode": run.mode,
-        "as_of": as_of.isoformat(),
-        "window_start": window_start.isoformat(),
-        "run_id": result["run_id"],
-        "rows": result["rows"],
-        "alerts": {**result["alerts"], "published": published},
-        "seconds": round(time.monotonic() - began, 1),
-    }
+    return GoldRun(
+        schema=config.schema,
+        mode=run.mode,
+        as_of=run.as_of,
+        window_start=run.window_start,
+        run_id=result.run_id,
+        rows=result.rows,
+        alerts=result.alerts,
+        published=published,
+        seconds=round(time.monotonic() - began, 1),
+    )

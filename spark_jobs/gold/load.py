@@ -4,6 +4,8 @@ Why this shape: COPY is the fastest way into PostgreSQL, temporary staging table
 the transaction, and every merge is an upsert on the table's key, so a rerun of the same input
 changes nothing and duplicates nothing. Because staging, merges, alert lifecycle and the
 `load_runs` row share one transaction, a load that fails anywhere leaves gold exactly as it was.
+The staging tables are listed in `staging`; each statement is a file in `sql/gold/load/`, run in
+the order `load_gold` gives.
 
 Spark renders each row as a CSV line on the executors (`csv_lines`), so only text crosses to
 the driver, which streams it into COPY. On a cluster with a large first load, the same staging
@@ -15,7 +17,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 from psycopg2 import sql
@@ -27,88 +29,8 @@ from lakehouse.config import Settings
 from lakehouse.db import connect
 from spark_jobs.gold import alerts
 from spark_jobs.gold import stock_model as model
-
-# Staging tables: column names and types, in the order the job's DataFrames carry them.
-STAGING: dict[str, tuple[tuple[str, str], ...]] = {
-    "stg_dim_store": (
-        ("store_id", "text"),
-        ("store_name", "text"),
-        ("region", "text"),
-        ("city", "text"),
-        ("state", "text"),
-        ("manager", "text"),
-        ("timezone", "text"),
-        ("store_size", "text"),
-        ("square_meters", "integer"),
-        ("opens_at", "text"),
-        ("closes_at", "text"),
-        ("snapshot_at", "timestamptz"),
-    ),
-    "stg_dim_product": (
-        ("sku", "text"),
-        ("product_name", "text"),
-        ("category", "text"),
-        ("brand", "text"),
-        ("supplier_id", "text"),
-        ("lead_time_days", "integer"),
-        ("unit_cost", "numeric"),
-        ("price", "numeric"),
-        ("valid_from", "timestamptz"),  # null for a SKU's first version
-        ("valid_to", "timestamptz"),
-    ),
-    "stg_fact_sales": (
-        ("event_id", "uuid"),
-        ("line_number", "integer"),
-        ("basket_id", "uuid"),
-        ("store_id", "text"),
-        ("sku", "text"),
-        ("sold_at", "timestamptz"),
-        ("quantity", "integer"),
-        ("unit_price", "numeric"),
-        ("discount", "numeric"),
-        ("payment_method", "text"),
-        ("loyalty_id", "text"),
-    ),
-    "stg_inventory_snapshot": (
-        ("store_id", "text"),
-        ("sku", "text"),
-        ("calendar_date", "date"),
-        ("opening_on_hand", "integer"),
-        ("sold", "integer"),
-        ("received", "integer"),
-        ("count_adjustment", "integer"),
-        ("closing_on_hand", "integer"),
-        ("safety_stock", "numeric"),
-        ("reorder_point", "numeric"),
-        ("risk", "text"),
-    ),
-    "stg_stock_position": (
-        ("store_id", "text"),
-        ("sku", "text"),
-        ("on_hand", "integer"),
-        ("mean_7d", "numeric"),
-        ("mean_28d", "numeric"),
-        ("ewma", "numeric"),
-        ("demand_std", "numeric"),
-        ("demand_days", "integer"),
-        ("dow_index", "numeric[]"),
-        ("service_level", "numeric"),
-        ("lead_time_days", "integer"),
-        ("safety_stock", "numeric"),
-        ("reorder_point", "numeric"),
-        ("order_up_to_level", "numeric"),
-        ("days_of_cover", "numeric"),
-        ("predicted_stockout_date", "date"),
-        ("recommended_order_qty", "integer"),
-        ("risk", "text"),
-    ),
-    "stg_stock_forecast": (
-        ("store_id", "text"),
-        ("sku", "text"),
-        ("forecast_date", "date"),
-        ("forecast_units", "numeric"),
-    ),
-}
+from spark_jobs.gold.sql_files import gold_sql
+from spark_jobs.gold.staging import STAGING
 
 _CSV_OPTIONS = {
     "timestampFormat": "yyyy-MM-dd HH:mm:ss.SSSSSSXXX",
@@ -122,10 +44,6 @@ class LoadError(RuntimeError):
     """The staged data cannot be merged into gold; nothing was changed. The message says why."""
 
 
-def staging_columns(table: str) -> list[str]:
-    return [name for name, _ in STAGING[table]]
-
-
 def csv_lines(frame: DataFrame, table: str) -> Iterator[str]:
     """The rows of `frame` as CSV lines in the column order of staging `table`.
 
@@ -133,7 +51,7 @@ def csv_lines(frame: DataFrame, table: str) -> Iterator[str]:
     driver fetches them a partition at a time, so memory stays flat whatever the row count.
     """
     columns = []
-    for name in staging_columns(table):
+    for name in STAGING[table].column_names:
         column = F.col(name)
         if isinstance(frame.schema[name].dataType, ArrayType):
             column = F.concat(F.lit("{"), F.array_join(column.cast("array<string>"), ","), F.lit("}"))
@@ -172,222 +90,10 @@ def copy_lines(cursor, table: str, lines: Iterable[str]) -> int:
     """COPY CSV lines into staging `table`; returns the number of rows."""
     stream = _LineStream(lines)
     statement = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, staging_columns(table)))
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, STAGING[table].column_names))
     )
     cursor.copy_expert(statement.as_string(cursor), stream, size=1 << 20)
     return stream.count
-
-
-def create_staging(cursor) -> None:
-    for table, columns in STAGING.items():
-        definition = sql.SQL(", ").join(
-            sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in columns
-        )
-        cursor.execute(
-            sql.SQL("create temp table {} ({}) on commit drop").format(sql.Identifier(table), definition)
-        )
-
-
-MERGE_DIM_STORE = """
-insert into dim_store (
-    store_id, store_name, region, city, state, manager, timezone, store_size, square_meters,
-    opens_at, closes_at, snapshot_at
-)
-select * from stg_dim_store
-on conflict (store_id) do update set
-    store_name = excluded.store_name,
-    region = excluded.region,
-    city = excluded.city,
-    state = excluded.state,
-    manager = excluded.manager,
-    timezone = excluded.timezone,
-    store_size = excluded.store_size,
-    square_meters = excluded.square_meters,
-    opens_at = excluded.opens_at,
-    closes_at = excluded.closes_at,
-    snapshot_at = excluded.snapshot_at,
-    loaded_at = now()
-where excluded.snapshot_at >= dim_store.snapshot_at
-"""
-
-# Existing versions first (closing the old current one), then new versions: the other order
-# would briefly make two versions current, which the one-current-version index refuses.
-UPDATE_DIM_PRODUCT = """
-update dim_product as product
-set product_name = staged.product_name,
-    category = staged.category,
-    brand = staged.brand,
-    supplier_id = staged.supplier_id,
-    lead_time_days = staged.lead_time_days,
-    valid_to = staged.valid_to,
-    is_current = staged.valid_to is null,
-    loaded_at = now()
-from stg_dim_product as staged
-where product.sku = staged.sku
-    and product.valid_from = coalesce(staged.valid_from, '-infinity')
-"""
-
-INSERT_DIM_PRODUCT = """
-insert into dim_product (
-    sku, product_name, category, brand, supplier_id, lead_time_days, unit_cost, price,
-    valid_from, valid_to, is_current
-)
-select
-    staged.sku, staged.product_name, staged.category, staged.brand, staged.supplier_id,
-    staged.lead_time_days, staged.unit_cost, staged.price,
-    coalesce(staged.valid_from, '-infinity'), staged.valid_to, staged.valid_to is null
-from stg_dim_product as staged
-where not exists (
-    select 1 from dim_product as product
-    where product.sku = staged.sku and product.valid_from = coalesce(staged.valid_from, '-infinity')
-)
-"""
-
-UNMATCHED_SALES = """
-with staged as (
-    select * from stg_fact_sales
-),
-
-unmatched as (
-    select
-        staged.store_id,
-        staged.sku,
-        not exists (select 1 from dim_store as store where store.store_id = staged.store_id) as no_store,
-        not exists (
-            select 1 from dim_product as product
-            where product.sku = staged.sku and product.valid_from <= staged.sold_at
-        ) as no_product
-    from staged
-)
-
-select count(*), min(store_id) filter (where no_store), min(sku) filter (where no_product)
-from unmatched
-where no_store or no_product
-"""
-
-INSERT_FACT_SALES = """
-with staged as (
-    select * from stg_fact_sales
-),
-
-priced as (
-    select
-        staged.*,
-        product.product_key,
-        product.unit_cost,
-        to_char(staged.sold_at at time zone 'UTC', 'YYYYMMDD')::integer as date_key
-    from staged
-    join dim_product as product
-        on product.sku = staged.sku
-        and staged.sold_at >= product.valid_from
-        and staged.sold_at < coalesce(product.valid_to, 'infinity')
-),
-
-inserted as (
-    insert into fact_sales (
-        event_id, line_number, basket_id, store_id, product_key, sku, date_key, sold_at,
-        quantity, unit_price, discount, unit_cost, payment_method, loyalty_id
-    )
-    select
-        event_id, line_number, basket_id, store_id, product_key, sku, date_key, sold_at,
-        quantity, unit_price, coalesce(discount, 0), unit_cost, payment_method, loyalty_id
-    from priced
-    on conflict (event_id, line_number) do nothing
-    returning 1
-)
-
-select count(*) from inserted
-"""
-
-REFRESH_AGGREGATE = """
-select refresh_agg_sales_store_daily(coalesce((
-    select jsonb_agg(jsonb_build_object('store_id', store_id, 'date_key', date_key))
-    from (
-        select distinct store_id, to_char(sold_at at time zone 'UTC', 'YYYYMMDD')::integer as date_key
-        from stg_fact_sales
-    ) as touched
-), '[]'::jsonb))
-"""
-
-MERGE_INVENTORY_SNAPSHOT = """
-insert into fact_inventory_snapshot (
-    store_id, sku, date_key, opening_on_hand, sold, received, count_adjustment, closing_on_hand,
-    safety_stock, reorder_point, risk
-)
-select
-    staged.store_id, staged.sku, day.date_key, staged.opening_on_hand, staged.sold, staged.received,
-    staged.count_adjustment, staged.closing_on_hand, round(staged.safety_stock, 2),
-    round(staged.reorder_point, 2), staged.risk
-from stg_inventory_snapshot as staged
-join dim_date as day on day.calendar_date = staged.calendar_date
-on conflict (store_id, sku, date_key) do update set
-    opening_on_hand = excluded.opening_on_hand,
-    sold = excluded.sold,
-    received = excluded.received,
-    count_adjustment = excluded.count_adjustment,
-    closing_on_hand = excluded.closing_on_hand,
-    safety_stock = excluded.safety_stock,
-    reorder_point = excluded.reorder_point,
-    risk = excluded.risk,
-    loaded_at = now()
-"""
-
-MERGE_STOCK_POSITION = """
-insert into stock_position (
-    store_id, sku, as_of, on_hand, mean_7d, mean_28d, ewma, demand_std, demand_days, dow_index,
-    service_level, lead_time_days, safety_stock, reorder_point, order_up_to_level, days_of_cover,
-    predicted_stockout_date, recommended_order_qty, risk
-)
-select
-    store_id, sku, %(as_of)s, on_hand, round(mean_7d, 3), round(mean_28d, 3), round(ewma, 3),
-    round(demand_std, 3), demand_days, dow_index::numeric(6, 3)[], service_level, lead_time_days,
-    round(safety_stock, 2), round(reorder_point, 2), round(order_up_to_level, 2),
-    round(days_of_cover, 2), predicted_stockout_date, recommended_order_qty, risk
-from stg_stock_position
-on conflict (store_id, sku) do update set
-    as_of = excluded.as_of,
-    on_hand = excluded.on_hand,
-    mean_7d = excluded.mean_7d,
-    mean_28d = excluded.mean_28d,
-    ewma = excluded.ewma,
-    demand_std = excluded.demand_std,
-    demand_days = excluded.demand_days,
-    dow_index = excluded.dow_index,
-    service_level = excluded.service_level,
-    lead_time_days = excluded.lead_time_days,
-    safety_stock = excluded.safety_stock,
-    reorder_point = excluded.reorder_point,
-    order_up_to_level = excluded.order_up_to_level,
-    days_of_cover = excluded.days_of_cover,
-    predicted_stockout_date = excluded.predicted_stockout_date,
-    recommended_order_qty = excluded.recommended_order_qty,
-    risk = excluded.risk,
-    loaded_at = now()
-"""
-
-REPLACE_FORECAST = """
-delete from stock_forecast as forecast
-using stg_stock_position as staged
-where forecast.store_id = staged.store_id and forecast.sku = staged.sku;
-
-insert into stock_forecast (store_id, sku, forecast_date, forecast_units, as_of)
-select store_id, sku, forecast_date, round(forecast_units, 3), %(as_of)s
-from stg_stock_forecast;
-"""
-
-STAGED_DATES = """
-select min(day), max(day) from (
-    select (sold_at at time zone 'UTC')::date as day from stg_fact_sales
-    union all select calendar_date from stg_inventory_snapshot
-    union all select forecast_date from stg_stock_forecast
-) as days
-"""
-
-EVALUATED_POSITIONS = """
-select store_id, sku, on_hand, safety_stock, reorder_point, days_of_cover, predicted_stockout_date,
-       lead_time_days, recommended_order_qty
-from stg_stock_position
-"""
 
 
 @dataclass(frozen=True)
@@ -402,9 +108,9 @@ class LoadRun:
     silver_loaded_through: datetime | None = None
 
 
-def alert_conditions_of_staged_positions(cursor, run: LoadRun) -> list[alerts.AlertCondition]:
+def alert_conditions_of_staged_positions(cursor, schema: str, run: LoadRun) -> list[alerts.AlertCondition]:
     """The alert conditions of every position in this load (stock_model.alert_conditions)."""
-    cursor.execute(EVALUATED_POSITIONS)
+    cursor.execute(gold_sql("load/evaluated_positions", schema))
     found = []
     for store_id, sku, on_hand, safety, reorder, cover, stockout, lead, quantity in cursor.fetchall():
         conditions = model.alert_conditions(
@@ -426,56 +132,84 @@ def alert_conditions_of_staged_positions(cursor, run: LoadRun) -> list[alerts.Al
     return found
 
 
-def load_gold(settings: Settings, schema: str, staged: dict[str, Iterable[str]], run: LoadRun) -> dict:
+@dataclass(frozen=True)
+class RowCounts:
+    """Rows a load staged per staging table, and what the merges made of the sales."""
+
+    staged: dict[str, int]
+    fact_sales_inserted: int  # lines new to gold; lines it had already are left alone
+    agg_sales_store_daily: int  # store-days recomputed
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one committed load wrote: its `load_runs` row, its rows and its alert lifecycle."""
+
+    run_id: int
+    rows: RowCounts
+    alerts: alerts.AlertCounts
+
+
+def _merge_staged(cursor, schema: str, run: LoadRun) -> tuple[int, int]:
+    """Dimensions, facts, the daily aggregate, snapshots, positions and forecasts, from staging.
+
+    Returns (sales lines inserted, store-days of the aggregate recomputed).
+    """
+    cursor.execute(gold_sql("load/ensure_staged_dates", schema))
+    cursor.execute(gold_sql("load/merge_dim_store", schema))
+    cursor.execute(gold_sql("load/update_dim_product", schema))
+    cursor.execute(gold_sql("load/insert_dim_product", schema))
+    cursor.execute(gold_sql("load/unmatched_sales", schema))
+    unmatched, store, sku = cursor.fetchone()
+    if unmatched:
+        raise LoadError(
+            f"{unmatched} sales line(s) name a store or SKU gold does not know (e.g. store {store}, "
+            f"SKU {sku}); silver should have quarantined them: check silver's reference checks"
+        )
+    cursor.execute(gold_sql("load/insert_fact_sales", schema))
+    inserted = cursor.fetchone()[0]
+    cursor.execute(gold_sql("load/refresh_agg_sales_store_daily", schema))
+    store_days = cursor.fetchone()[0]
+    cursor.execute(gold_sql("load/merge_inventory_snapshot", schema))
+    cursor.execute(gold_sql("load/merge_stock_position", schema), {"as_of": run.as_of})
+    cursor.execute(gold_sql("load/replace_stock_forecast", schema), {"as_of": run.as_of})
+    return inserted, store_days
+
+
+def load_gold(settings: Settings, schema: str, staged: dict[str, Iterable[str]], run: LoadRun) -> LoadResult:
     """Stage the CSV lines of each staging table and merge them all, in one transaction.
 
-    `staged` maps staging table names (see STAGING) to CSV lines; tables left out stage nothing.
-    Returns row counts per table, the alert lifecycle counts and the run id.
+    `staged` maps staging table names (see staging.STAGING) to CSV lines; tables left out stage
+    nothing.
     """
-    counts: dict[str, int] = {}
     with connect(settings) as connection, connection.cursor() as cursor:
-        cursor.execute(sql.SQL("set local search_path to {}, public").format(sql.Identifier(schema)))
         cursor.execute("set local timezone to 'UTC'")
-        create_staging(cursor)
-        for table in STAGING:
-            counts[table] = copy_lines(cursor, table, staged.get(table, ()))
-        cursor.execute(STAGED_DATES)
-        first_day, last_day = cursor.fetchone()
-        if first_day is not None:
-            cursor.execute("select ensure_dim_date(%s, %s)", (first_day, last_day))
-        cursor.execute(MERGE_DIM_STORE)
-        cursor.execute(UPDATE_DIM_PRODUCT)
-        cursor.execute(INSERT_DIM_PRODUCT)
-        cursor.execute(UNMATCHED_SALES)
-        unmatched, store, sku = cursor.fetchone()
-        if unmatched:
-            raise LoadError(
-                f"{unmatched} sales line(s) name a store or SKU gold does not know (e.g. store {store}, "
-                f"SKU {sku}); silver should have quarantined them: check silver's reference checks"
-            )
-        cursor.execute(INSERT_FACT_SALES)
-        counts["fact_sales_inserted"] = cursor.fetchone()[0]
-        cursor.execute(REFRESH_AGGREGATE)
-        counts["agg_sales_store_daily"] = cursor.fetchone()[0]
-        cursor.execute(MERGE_INVENTORY_SNAPSHOT)
-        cursor.execute(MERGE_STOCK_POSITION, {"as_of": run.as_of})
-        cursor.execute(REPLACE_FORECAST, {"as_of": run.as_of})
-        conditions = alert_conditions_of_staged_positions(cursor, run)
-        alert_counts = alerts.apply_lifecycle(cursor, conditions, run.as_of)
+        for table in STAGING.values():
+            table.create(cursor)
+        counts = {name: copy_lines(cursor, name, staged.get(name, ())) for name in STAGING}
+        inserted, store_days = _merge_staged(cursor, schema, run)
+        rows = RowCounts(counts, inserted, store_days)
+        conditions = alert_conditions_of_staged_positions(cursor, schema, run)
+        alert_counts = alerts.apply_lifecycle(cursor, schema, conditions, run.as_of)
+        row_counts = {
+            **counts,
+            "fact_sales_inserted": inserted,
+            "agg_sales_store_daily": store_days,
+            **asdict(alert_counts),
+        }
         cursor.execute(
-            "insert into load_runs (mode, as_of, window_start, row_counts, started_at, "
-            "silver_loaded_through) values (%s, %s, %s, %s::jsonb, %s, %s) returning run_id",
-            (
-                run.mode,
-                run.as_of,
-                run.window_start,
-                json.dumps(counts | alert_counts, sort_keys=True),
-                run.started_at,
-                run.silver_loaded_through,
-            ),
+            gold_sql("load/record_load_run", schema),
+            {
+                "mode": run.mode,
+                "as_of": run.as_of,
+                "window_start": run.window_start,
+                "row_counts": json.dumps(row_counts, sort_keys=True),
+                "started_at": run.started_at,
+                "silver_loaded_through": run.silver_loaded_through,
+            },
         )
         run_id = cursor.fetchone()[0]
-    return {"run_id": run_id, "rows": counts, "alerts": alert_counts}
+    return LoadResult(run_id, rows, alert_counts)
 
 
 @dataclass(frozen=True)
@@ -488,12 +222,7 @@ class PreviousLoad:
 def last_load(settings: Settings, schema: str) -> PreviousLoad | None:
     """The newest load in gold, or None before the first."""
     with connect(settings) as connection, connection.cursor() as cursor:
-        cursor.execute(
-            sql.SQL(
-                "select as_of, window_start, silver_loaded_through from {}.load_runs "
-                "order by as_of desc, run_id desc limit 1"
-            ).format(sql.Identifier(schema))
-        )
+        cursor.execute(gold_sql("load/last_load", schema))
         row = cursor.fetchone()
     return PreviousLoad(*row) if row else None
 

@@ -14,7 +14,13 @@ from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.db import connect
 from lakehouse.resources import ensure_alerts_channel
-from spark_jobs.gold.alerts import AlertCondition, apply_lifecycle, latest_alerts, publish_pending
+from spark_jobs.gold.alerts import (
+    AlertCondition,
+    AlertCounts,
+    apply_lifecycle,
+    latest_alerts,
+    publish_pending,
+)
 from spark_jobs.gold.migrate import migrate
 
 pytestmark = pytest.mark.integration
@@ -58,7 +64,7 @@ def _evaluate(
             AlertCondition("S001", "SKU-1", kind, severity, on_hand, 9.0, date(2026, 11, 4), 11 - on_hand)
             for kind, severity in conditions
         ]
-        return apply_lifecycle(cursor, found, as_of)
+        return apply_lifecycle(cursor, schema, found, as_of)
 
 
 def _alerts(settings: Settings, schema: str) -> list[tuple]:
@@ -87,20 +93,20 @@ def test_open_escalate_resolve_and_publish_once(postgres: Settings, schema: str,
     t1, t2, t3, t4 = (T0 + timedelta(hours=h) for h in (0, 24, 48, 72))
 
     counts = _evaluate(postgres, schema, t1, 8, [("below_reorder_point", "medium")])
-    assert counts == {"opened": 1, "escalated": 0, "resolved": 0, "open": 1}
+    assert counts == AlertCounts(opened=1, escalated=0, resolved=0, open=1)
     assert publish_pending(channel, schema) == 1
     assert publish_pending(channel, schema) == 0  # once
 
     counts = _evaluate(postgres, schema, t2, 2, [("below_reorder_point", "high")])
-    assert counts == {"opened": 0, "escalated": 1, "resolved": 0, "open": 1}
+    assert counts == AlertCounts(opened=0, escalated=1, resolved=0, open=1)
     assert _alerts(postgres, schema) == [("below_reorder_point", "high", t1, t2, t2, None, True)]
     assert publish_pending(channel, schema) == 1
 
     counts = _evaluate(postgres, schema, t3, 0, [("stockout", "critical")])
-    assert counts == {"opened": 1, "escalated": 0, "resolved": 1, "open": 1}
+    assert counts == AlertCounts(opened=1, escalated=0, resolved=1, open=1)
 
     counts = _evaluate(postgres, schema, t4, 30, [])
-    assert counts == {"opened": 0, "escalated": 0, "resolved": 1, "open": 0}
+    assert counts == AlertCounts(opened=0, escalated=0, resolved=1, open=0)
     assert _alerts(postgres, schema) == [
         ("below_reorder_point", "high", t1, t3, t2, t3, False),
         ("stockout", "critical", t3, t4, None, t4, True),
@@ -125,7 +131,7 @@ def test_a_de_escalation_then_a_new_rise_publishes_nothing_new(
     publish_pending(channel, schema)
     _evaluate(postgres, schema, base + timedelta(days=1), 8, [("below_reorder_point", "medium")])
     counts = _evaluate(postgres, schema, base + timedelta(days=2), 2, [("below_reorder_point", "high")])
-    assert counts["escalated"] == 0
+    assert counts.escalated == 0
     assert publish_pending(channel, schema) == 0
     sqs = client("sqs", channel)
     url = sqs.get_queue_url(QueueName=channel.alerts_queue)["QueueUrl"]

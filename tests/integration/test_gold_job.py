@@ -25,7 +25,7 @@ from lakehouse.resources import ensure_alerts_channel, ensure_bucket
 from ops.mage import run_pipeline
 from spark_jobs.gold import stock_model as model
 from spark_jobs.gold.config import load_gold_config
-from spark_jobs.gold.job import run_silver_to_gold
+from spark_jobs.gold.job import GoldRun, run_silver_to_gold
 from spark_jobs.gold.load import LoadError
 from spark_jobs.gold.migrate import migrate
 from spark_jobs.gold.silver_contract import (
@@ -144,10 +144,12 @@ def _query(world: dict, query: str, *params) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _run(spark, world: dict, **options) -> dict:
-    return run_silver_to_gold(
+def _run(spark, world: dict, **options) -> GoldRun:
+    summary = run_silver_to_gold(
         spark, world["settings"], world["bucket"], schema=world["schema"], config=CONFIG, **options
     )
+    assert isinstance(summary, GoldRun), summary
+    return summary
 
 
 FINGERPRINT_QUERIES = {
@@ -171,10 +173,10 @@ def _fingerprint(world: dict) -> dict[str, list[tuple]]:
 
 def test_full_build_loads_every_sales_line(spark, world: dict):
     summary = _run(spark, world)
-    assert summary["mode"] == "full"
-    assert summary["as_of"] == _at(DAYS - 1, 11).isoformat()
-    assert summary["window_start"] == "2026-11-02"
-    assert summary["rows"]["fact_sales_inserted"] == len(world["rows"]["sales_lines"])
+    assert summary.mode == "full"
+    assert summary.as_of.isoformat() == _at(DAYS - 1, 11).isoformat()
+    assert summary.window_start.isoformat() == "2026-11-02"
+    assert summary.rows.fact_sales_inserted == len(world["rows"]["sales_lines"])
     assert _query(world, "select count(*) from stock_position") == [(4,)]
     assert _query(world, "select count(*) from stock_forecast") == [(4 * CONFIG.forecast_days,)]
 
@@ -278,11 +280,9 @@ def test_alerts_are_open_for_what_runs_low(world: dict):
 def test_a_rerun_changes_nothing(spark, world: dict):
     before = _fingerprint(world)
     summary = _run(spark, world)
-    assert summary["mode"] == "incremental"
-    assert summary["rows"]["fact_sales_inserted"] == 0
-    assert (
-        summary["alerts"]["opened"] == summary["alerts"]["escalated"] == summary["alerts"]["published"] == 0
-    )
+    assert summary.mode == "incremental"
+    assert summary.rows.fact_sales_inserted == 0
+    assert summary.alerts.opened == summary.alerts.escalated == summary.published == 0
     assert _fingerprint(world) == before
 
 
@@ -293,9 +293,12 @@ def test_an_incremental_refresh_adds_the_new_day(spark, world: dict):
         world, "select on_hand from stock_position where store_id = 'S001' and sku = 'SKU-00001'"
     )
     summary = _run(spark, world)
-    assert summary["mode"] == "incremental"
-    assert summary["window_start"] == (_at(DAYS - 1, 0).date() - timedelta(days=CONFIG.late_days)).isoformat()
-    assert summary["rows"]["fact_sales_inserted"] == len(new_lines)
+    assert summary.mode == "incremental"
+    assert (
+        summary.window_start.isoformat()
+        == (_at(DAYS - 1, 0).date() - timedelta(days=CONFIG.late_days)).isoformat()
+    )
+    assert summary.rows.fact_sales_inserted == len(new_lines)
     sold = sum(line[5] for line in new_lines if line[3:5] == ("S001", "SKU-00001"))
     assert _query(
         world, "select on_hand from stock_position where store_id = 'S001' and sku = 'SKU-00001'"
@@ -317,8 +320,8 @@ def test_an_event_that_reaches_silver_days_late_still_lands(spark, world: dict):
         world, "select on_hand from stock_position where store_id = 'S001' and sku = 'SKU-00001'"
     )
     summary = _run(spark, world)
-    assert summary["window_start"] == "2026-11-04"
-    assert summary["rows"]["fact_sales_inserted"] == 1
+    assert summary.window_start.isoformat() == "2026-11-04"
+    assert summary.rows.fact_sales_inserted == 1
     assert _query(world, day_2, 20261104) == [(sold_before + 1,)]
     assert _query(
         world, "select on_hand from stock_position where store_id = 'S001' and sku = 'SKU-00001'"

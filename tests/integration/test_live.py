@@ -11,6 +11,7 @@ from lakehouse.config import Settings
 from lakehouse.db import connect
 from lakehouse.locks import StageBusyError, stage_lock
 from producer import KinesisSink, Simulation, SimulationConfig
+from spark_jobs.gold.job import GoldRun
 from spark_jobs.live import run_live, run_pass
 
 pytestmark = pytest.mark.integration
@@ -58,7 +59,7 @@ def test_passes_take_new_records_to_gold_and_own_the_stages(live, spark):
     first = next(passes)
     assert first.bronze_events == len(events)
     assert first.silver_events == len(events)
-    assert first.gold is not None and first.gold["mode"] == "full", first.as_dict()
+    assert isinstance(first.gold, GoldRun) and first.gold.mode == "full", first.as_dict()
     assert _gold_sale_lines(settings, schema) == sale_lines
 
     # While the loop runs, a scheduled run finds silver and gold taken and skips.

@@ -1,0 +1,28 @@
+-- The alerts marked for publication (new or escalated, not yet on SNS), oldest first; the
+-- columns are those of the published message. published_severity tells an opened alert (null)
+-- from an escalated one.
+-- Grain: one row per alert episode waiting to be published.
+
+select
+    -- ids
+    alert_id,
+    store_id,
+    sku,
+    kind,
+    -- urgency
+    severity,
+    -- figures
+    on_hand,
+    reorder_point,
+    predicted_stockout_date,
+    recommended_order_qty,
+    -- lifecycle
+    first_seen_at,
+    last_seen_at,
+    escalated_at,
+    resolved_at,
+    -- publication
+    published_severity
+from :"schema".stock_alerts
+where needs_publish
+order by alert_id

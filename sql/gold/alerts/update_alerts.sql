@@ -1,0 +1,40 @@
+-- Gives the open alerts whose condition still holds the staged figures. A severity above the
+-- highest the alert had (its severity now and the one last published) is an escalation: the
+-- same row, marked for publication again. Returns how many alerts escalated.
+-- Grain: one row per alert episode (store, SKU and kind, from first seen until resolved).
+
+with severity_ranks (severity, severity_rank) as (
+    values ('low', 1), ('medium', 2), ('high', 3), ('critical', 4)
+),
+
+still_holding as (
+    select
+        alert.alert_id,
+        c.*,
+        coalesce(staged_rank.severity_rank, 0)
+            > greatest(alert.severity_rank, coalesce(published_rank.severity_rank, 0)) as escalates
+    from :"schema".stock_alerts as alert
+    join stg_alert_conditions as c
+        on c.store_id = alert.store_id and c.sku = alert.sku and c.kind = alert.kind
+    left join severity_ranks as staged_rank on staged_rank.severity = c.severity
+    left join severity_ranks as published_rank on published_rank.severity = alert.published_severity
+    where alert.resolved_at is null
+),
+
+updated as (
+    update :"schema".stock_alerts as alert
+    set severity = c.severity,
+        on_hand = c.on_hand,
+        reorder_point = c.reorder_point,
+        predicted_stockout_date = c.predicted_stockout_date,
+        recommended_order_qty = c.recommended_order_qty,
+        last_seen_at = greatest(%(as_of)s, alert.last_seen_at),
+        escalated_at = case when c.escalates then %(as_of)s else alert.escalated_at end,
+        needs_publish = alert.needs_publish or c.escalates,
+        updated_at = now()
+    from still_holding as c
+    where alert.alert_id = c.alert_id
+    returning c.escalates
+)
+
+select count(*) filter (where escalates) from updated

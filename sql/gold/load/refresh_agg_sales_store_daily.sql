@@ -1,0 +1,18 @@
+-- Recomputes agg_sales_store_daily for every store and day the staged sales lines touch
+-- (refresh_agg_sales_store_daily, migration 005). Returns how many store-days it wrote.
+-- Grain: one row per store and day.
+
+with touched as (
+    select distinct
+        store_id,
+        to_char(sold_at at time zone 'UTC', 'YYYYMMDD')::integer as date_key
+    from stg_fact_sales
+),
+
+store_days as (
+    select coalesce(jsonb_agg(jsonb_build_object('store_id', store_id, 'date_key', date_key)), '[]'::jsonb)
+        as store_days_json
+    from touched
+)
+
+select :"schema".refresh_agg_sales_store_daily(store_days_json) from store_days
