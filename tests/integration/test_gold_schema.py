@@ -1,4 +1,4 @@
-"""Gold migrations on the real PostgreSQL: fresh and re-applied, change detection, roles and RLS."""
+"""Gold migrations and views on the real PostgreSQL: fresh and re-applied, change detection, roles and RLS."""
 
 from __future__ import annotations
 
@@ -13,7 +13,15 @@ from psycopg2 import errors, sql
 
 from lakehouse.config import Settings
 from lakehouse.db import connect
-from spark_jobs.gold.migrate import MIGRATIONS_DIR, MigrationError, discover, migrate
+from spark_jobs.gold.migrate import (
+    MIGRATIONS_DIR,
+    RETIRED,
+    VIEWS_DIR,
+    MigrationError,
+    discover,
+    discover_views,
+    migrate,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -92,6 +100,94 @@ def test_a_failing_migration_leaves_nothing_behind(postgres: Settings, scratch_m
         _drop_schema(postgres, schema)
 
 
+@pytest.fixture
+def scratch_sql(tmp_path: Path) -> Path:
+    """A copy of sql/gold/migrations and sql/gold/views; returns its migrations folder."""
+    shutil.copytree(MIGRATIONS_DIR, tmp_path / "migrations")
+    shutil.copytree(VIEWS_DIR, tmp_path / "views")
+    return tmp_path / "migrations"
+
+
+def _view_columns(settings: Settings, schema: str, view: str) -> list[str]:
+    rows = _fetch(
+        settings,
+        "select column_name from information_schema.columns "
+        "where table_schema = %s and table_name = %s order by ordinal_position",
+        schema,
+        view,
+    )
+    return [name for (name,) in rows]
+
+
+def _readable_as_its_caller_by_both_roles(settings: Settings, schema: str, view: str) -> bool:
+    [(options, analyst, manager)] = _fetch(
+        settings,
+        "select c.reloptions, has_table_privilege('gold_analyst', c.oid, 'select'), "
+        "has_table_privilege('gold_store_manager', c.oid, 'select') "
+        "from pg_class as c join pg_namespace as n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relname = %s",
+        schema,
+        view,
+    )
+    return "security_invoker=true" in (options or []) and analyst and manager
+
+
+def test_a_changed_view_file_is_applied_by_the_next_migrate(postgres: Settings, scratch_sql: Path):
+    schema = f"gold_t{uuid.uuid4().hex[:10]}"
+    quiet = {"log": lambda message: None}
+    try:
+        migrate(postgres, schema, directory=scratch_sql, **quiet)
+        migrations = _fetch(postgres, f'select count(*) from "{schema}".schema_migrations')
+        path = scratch_sql.parent / "views" / "v_current_stock.sql"
+        path.write_text(
+            path.read_text().replace("positions.as_of\n", "positions.as_of,\n        positions.loaded_at\n")
+        )
+
+        views = [f"views/{view.path.name}" for view in discover_views(scratch_sql.parent / "views")]
+        assert migrate(postgres, schema, directory=scratch_sql, **quiet) == views
+        assert _view_columns(postgres, schema, "v_current_stock")[-2:] == ["as_of", "loaded_at"]
+        assert _fetch(postgres, f'select count(*) from "{schema}".schema_migrations') == migrations
+        for view in discover_views(scratch_sql.parent / "views"):
+            assert _readable_as_its_caller_by_both_roles(postgres, schema, view.name), view.name
+        assert migrate(postgres, schema, directory=scratch_sql, **quiet) == []
+    finally:
+        _drop_schema(postgres, schema)
+
+
+def test_a_schema_that_applied_the_retired_view_migrations_gets_its_views_from_the_files(postgres: Settings):
+    """As before views had files: 012-017 in the history, their views in place, no schema_views."""
+    schema = f"gold_t{uuid.uuid4().hex[:10]}"
+    quiet = {"log": lambda message: None}
+    try:
+        migrate(postgres, schema, **quiet)
+        with connect(postgres) as connection, connection.cursor() as cursor:
+            names = [view.name for view in discover_views()]
+            cursor.execute(
+                sql.SQL("drop view {}").format(sql.SQL(", ").join(sql.Identifier(schema, n) for n in names))
+            )
+            cursor.execute(sql.SQL("drop table {}").format(sql.Identifier(schema, "schema_views")))
+            cursor.execute(
+                sql.SQL("create view {} as select 1 as stand_in").format(
+                    sql.Identifier(schema, "v_current_stock")
+                )
+            )
+            cursor.executemany(
+                sql.SQL(
+                    "insert into {} (version, name, checksum, execution_ms) values (%s, %s, %s, 0)"
+                ).format(sql.Identifier(schema, "schema_migrations")),
+                [(version, name, "0" * 64) for version, name in RETIRED.items()],
+            )
+
+        applied = migrate(postgres, schema, **quiet)
+        assert applied == [f"views/{view.path.name}" for view in discover_views()]
+        assert "stock_value_at_cost" in _view_columns(postgres, schema, "v_current_stock")
+        for name in names:
+            assert _readable_as_its_caller_by_both_roles(postgres, schema, name), name
+        assert migrate(postgres, schema, **quiet) == []
+    finally:
+        _drop_schema(postgres, schema)
+
+
 def _seed_two_stores(settings: Settings, schema: str) -> None:
     with connect(settings) as connection, connection.cursor() as cursor:
         cursor.execute(sql.SQL("set local search_path to {}").format(sql.Identifier(schema)))
@@ -163,7 +259,7 @@ def test_a_store_manager_sees_only_their_stores_and_the_analyst_cannot_write(
         cursor.execute(f'insert into "{gold_schema}".store_access values (%s, %s)', (manager[0], "S001"))
 
     seen = "select distinct store_id from {schema}.{table} order by 1"
-    for table in ("fact_sales", "dim_store", "v_store_performance"):
+    for table in ("fact_sales", "dim_store", "v_store_performance", "v_loyalty_spend"):
         query = seen.format(schema=f'"{gold_schema}"', table=table)
         assert _as(postgres, *manager, query) == [("S001",)], table
         assert _as(postgres, *analyst, query) == [("S001",), ("S002",)], table

@@ -1,20 +1,13 @@
 -- v_inventory_risk: low stock, overstock and how fast stock turns, over the last 28 days of
--- snapshots. Inventory turns are annualised: units sold / average units on hand x 365 / days.
+-- snapshots (v_last_28_days). Inventory turns are annualised: units sold / average units on
+-- hand x 365 / days.
 
 create view :"schema".v_inventory_risk with (security_invoker = true) as
 
-with latest_day as (
-    select calendar_date
-    from :"schema".dim_date
-    where date_key = (select max(date_key) from :"schema".fact_inventory_snapshot)
-),
-
-window_days as (
-    select dim_date.date_key
-    from :"schema".dim_date
-    cross join latest_day
-    where dim_date.calendar_date > latest_day.calendar_date - 28
-        and dim_date.calendar_date <= latest_day.calendar_date
+with window_days as (
+    select date_key
+    from :"schema".v_last_28_days
+    where facts = 'inventory'
 ),
 
 snapshots as (

@@ -3,18 +3,10 @@
 
 create view :"schema".v_cross_sell_pairs with (security_invoker = true) as
 
-with latest_day as (
-    select calendar_date
-    from :"schema".dim_date
-    where date_key = (select max(date_key) from :"schema".agg_sales_store_daily)
-),
-
-window_days as (
-    select dim_date.date_key
-    from :"schema".dim_date
-    cross join latest_day
-    where dim_date.calendar_date > latest_day.calendar_date - 28
-        and dim_date.calendar_date <= latest_day.calendar_date
+with window_days as (
+    select date_key
+    from :"schema".v_last_28_days
+    where facts = 'sales'
 ),
 
 basket_lines as (
