@@ -72,10 +72,9 @@ class MigrationError(RuntimeError):
     """The migrations on disk and those applied to the database disagree; the message says how."""
 
 
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
+class _SqlFile:
+    """What migrations and views share: a file's text, its checksum, and its SQL for a schema."""
+
     path: Path
 
     @property
@@ -89,6 +88,13 @@ class Migration:
     def render(self, schema: str) -> str:
         """The SQL with the schema placeholders filled in."""
         return render(self.text, schema)
+
+
+@dataclass(frozen=True)
+class Migration(_SqlFile):
+    version: int
+    name: str
+    path: Path
 
 
 def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
@@ -108,17 +114,9 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 
 @dataclass(frozen=True)
-class View:
+class View(_SqlFile):
     name: str
     path: Path
-
-    @property
-    def text(self) -> str:
-        return self.path.read_text()
-
-    @property
-    def checksum(self) -> str:
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
     def selects_from(self) -> set[str]:
         """The other views of the schema this view reads."""
@@ -309,7 +307,7 @@ def _recreate_views(connection, views: list[View], schema: str) -> None:
         )
         for view in views:
             try:
-                cursor.execute(render(view.text, schema))
+                cursor.execute(view.render(schema))
             except Exception as error:
                 connection.rollback()
                 raise MigrationError(f"{view.path.name} failed on schema {schema}: {error}") from error
