@@ -17,7 +17,6 @@ from bench import figure
 from evaluation import scoring
 from lakehouse.config import Settings
 from producer.simulation import Simulation, SimulationConfig
-from spark_jobs.gold.config import load_gold_config
 
 DAYS = int(os.environ.get("BENCH_ALERTS_DAYS", "60"))
 WARMUP_DAYS = int(os.environ.get("BENCH_ALERTS_WARMUP_DAYS", "14"))
@@ -38,9 +37,7 @@ def run(settings: Settings) -> list[dict]:
     last_day = first_day + timedelta(days=DAYS - 1)
 
     began = time.perf_counter()
-    replayed = scoring.replay(
-        movements, lead_times, first_day, first_scored_day, last_day, load_gold_config()
-    )
+    replayed = scoring.replay(movements, lead_times, first_day, first_scored_day, last_day, settings.gold)
     replay_seconds = time.perf_counter() - began
 
     first_deadline = datetime.combine(first_scored_day + timedelta(days=1), datetime.min.time())

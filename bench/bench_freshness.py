@@ -32,7 +32,7 @@ from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.db import connect
 from lakehouse.resources import ensure_resources
-from ops.demo import FIRST_PASS, gold_schema, send, wait_for_gold
+from ops.demo import FIRST_PASS, send, wait_for_gold
 from ops.mage import start_pipeline, stop_pipeline, wait_for_log_line
 from ops.stack import process
 from producer.simulation import LIVE, SimulationConfig
@@ -76,7 +76,7 @@ def gold_freshness(settings: Settings, since: datetime) -> tuple[int, float, flo
         cursor.execute(
             "select count(*), percentile_cont(array[0.5, 0.95]) within group "
             "(order by extract(epoch from loaded_at - sold_at)) "
-            f'from "{gold_schema()}".fact_sales where sold_at >= %s',
+            f'from "{settings.gold.schema}".fact_sales where sold_at >= %s',
             (since,),
         )
         count, (p50, p95) = cursor.fetchone()
@@ -113,7 +113,7 @@ def alert_latencies(settings: Settings, since: datetime) -> list[float]:
             if seen < since:
                 continue
             cursor.execute(
-                f'select max(sold_at) from "{gold_schema()}".fact_sales '
+                f'select max(sold_at) from "{settings.gold.schema}".fact_sales '
                 "where store_id = %s and sku = %s and sold_at <= %s",
                 (body["store_id"], body["sku"], seen),
             )

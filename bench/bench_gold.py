@@ -27,10 +27,9 @@ from pyspark.sql import functions as F
 
 from bench import figure, services
 from lakehouse.aws import client
-from lakehouse.config import Settings
+from lakehouse.config import Settings, read_settings
 from lakehouse.db import connect
 from lakehouse.resources import ensure_bucket
-from spark_jobs.gold.config import load_gold_config
 from spark_jobs.gold.job import GoldRun, run_silver_to_gold
 from spark_jobs.gold.migrate import migrate
 from spark_jobs.gold.silver_contract import (
@@ -209,7 +208,7 @@ def run(settings: Settings) -> list[dict]:
 def _measure(settings: Settings) -> list[dict]:
     suffix = uuid.uuid4().hex[:8]
     bucket, schema = f"bench-gold-{suffix}", f"bench_gold_{suffix}"
-    config = load_gold_config({}, read_files=False)
+    config = read_settings(env_file=None, environ={}).gold
     spark = spark_session("bench-gold", settings)
     ensure_bucket(settings, bucket)
     migrate(settings, schema, log=lambda message: None)

@@ -23,6 +23,7 @@ e.g. BENCH_SILVER_LINES=100000 BENCH_SILVER_HISTORY_LARGE=500000.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import time
@@ -40,7 +41,7 @@ from lakehouse.config import Settings
 from lakehouse.resources import ensure_bucket
 from spark_jobs.session import s3a_uri, spark_session
 from spark_jobs.silver import bronze_log
-from spark_jobs.silver.job import SilverOptions, read_bronze_objects, run_bronze_to_silver
+from spark_jobs.silver.job import SilverRunSummary, read_bronze_objects, run_bronze_to_silver
 from spark_jobs.silver.parse import split_lines
 from spark_jobs.silver.schemas import BRONZE_LINE, SALE_V1
 from tests.support import sample_events
@@ -141,12 +142,12 @@ def _drop_bucket(settings: Settings, bucket: str) -> None:
     s3.delete_bucket(Bucket=bucket)
 
 
-def _timed_run(spark, settings: Settings, lake: dict[str, str]) -> tuple[float, dict]:
-    options = SilverOptions(max_objects=None)
+def _timed_run(spark, settings: Settings, lake: dict[str, str]) -> tuple[float, SilverRunSummary]:
+    options = dataclasses.replace(settings.silver, max_objects_per_run=0)
     began = time.monotonic()
     summary = run_bronze_to_silver(spark, settings, **lake, options=options)
     seconds = time.monotonic() - began
-    if not summary["reconciliation_holds"]:
+    if not summary.reconciliation_holds:
         raise RuntimeError(f"reconciliation failed in the benchmark: {summary}")
     return seconds, summary
 
@@ -211,7 +212,7 @@ def _measure(settings: Settings) -> list[dict]:
         figures = [
             figure(f"throughput, {lines:,} sale lines", lines / seconds, "lines/s", ">= 50000"),
             figure(f"job time, {lines:,} sale lines", seconds, "s"),
-            figure("events per second (baskets + reference)", summary["bronze_lines"] / seconds, "events/s"),
+            figure("events per second (baskets + reference)", summary.bronze_lines / seconds, "events/s"),
         ]
         floor_seconds = _floor_run(
             spark, settings, buckets[2], f"{s3a_uri(buckets[4])}/sales_lines", writer.sale_lines

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+from lakehouse.config import GoldSettings
 from producer.bad_events import DUPLICATE_EVENT_ID, INVALID_CLASSES
 from producer.events import Event
 from producer.truth import GroundTruth
 from spark_jobs.gold import stock_model as model
-from spark_jobs.gold.config import GoldConfig
 
 PREDICTIVE_KINDS = ("below_reorder_point", "predicted_stockout")
 
@@ -160,7 +160,7 @@ def replay(
     first_day: date,
     first_scored_day: date,
     last_day: date,
-    config: GoldConfig,
+    config: GoldSettings,
 ) -> Replay:
     """Gold's predictive alerts if it ran at the end of each day from `first_scored_day` on.
 

@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime
 
 from ingestion.drain import bronze_lines
-from lakehouse.config import Settings, load_settings, merged_environment
+from lakehouse.config import Settings, load_settings
 from lakehouse.db import connect
 from ops.mage import start_pipeline, stop_pipeline, wait_for_log_line
 from ops.stack.lag import gold_last_load
@@ -27,12 +27,6 @@ from producer.simulation import LIVE
 
 # What pos_live's sink logs after each pass (mage_project/data_exporters/log_live_pass.py).
 FIRST_PASS = "[LogLivePass]"
-
-
-def gold_schema() -> str:
-    from spark_jobs.gold.config import load_gold_config
-
-    return load_gold_config().schema
 
 
 def wait_for_gold(settings: Settings, newest_sent: datetime, timeout: float) -> bool:
@@ -76,7 +70,7 @@ def print_summary(settings: Settings, produced: int) -> None:
     from spark_jobs.session import s3a_uri, spark_session
     from spark_jobs.silver.tables import QUARANTINE, table_path
 
-    schema = gold_schema()
+    schema = settings.gold.schema
     print("\nSummary")
     print(f"  {'events produced':<32}{produced:>12,}")
     print(f"  {'bronze lines':<32}{len(bronze_lines(settings)):>12,}")
@@ -113,14 +107,15 @@ def print_summary(settings: Settings, produced: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    defaults = merged_environment()
+    settings = load_settings()
+    demo = settings.demo
     parser = argparse.ArgumentParser(prog="python -m ops.demo", description=__doc__)
-    parser.add_argument("--days", type=float, default=float(defaults["DEMO_BACKFILL_DAYS"]))
-    parser.add_argument("--live-seconds", type=float, default=float(defaults["DEMO_LIVE_SECONDS"]))
-    parser.add_argument("--stores", type=int, default=int(defaults["DEMO_STORES"]))
-    parser.add_argument("--products", type=int, default=int(defaults["DEMO_PRODUCTS"]))
-    parser.add_argument("--rate", type=float, default=float(defaults["DEMO_RATE"]))
-    parser.add_argument("--seed", type=int, default=int(defaults["DEMO_SEED"]))
+    parser.add_argument("--days", type=float, default=demo.backfill_days)
+    parser.add_argument("--live-seconds", type=float, default=demo.live_seconds)
+    parser.add_argument("--stores", type=int, default=demo.stores)
+    parser.add_argument("--products", type=int, default=demo.products)
+    parser.add_argument("--rate", type=float, default=demo.rate)
+    parser.add_argument("--seed", type=int, default=demo.seed)
     parser.add_argument(
         "--wait-seconds", type=float, default=900, help="how long to wait for gold to catch up"
     )
@@ -128,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
         "--schedules-only", action="store_true", help="live phase without pos_live: only the schedules"
     )
     arguments = parser.parse_args(argv)
-    settings = load_settings()
 
     print(f"1/4 backfill: {arguments.days:g} simulated days of POS history into Kinesis", flush=True)
     start = datetime.now(UTC).date().toordinal() - int(arguments.days) - 1

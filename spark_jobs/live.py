@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
@@ -22,11 +22,11 @@ from pyspark.sql import SparkSession
 
 from ingestion.checkpoints import DrainLockedError
 from ingestion.drain import drain
-from lakehouse.config import ConfigError, Settings, merged_environment
+from lakehouse.config import Settings
 from lakehouse.locks import StageBusyError, stage_lock
 from spark_jobs.gold.job import GoldRun, NothingToLoad, run_silver_to_gold
 from spark_jobs.gold.migrate import migrate
-from spark_jobs.silver.job import SilverOptions, run_bronze_to_silver
+from spark_jobs.silver.job import run_bronze_to_silver
 
 log = logging.getLogger(__name__)
 
@@ -71,25 +71,14 @@ def run_pass(spark: SparkSession, settings: Settings, schema: str, first: bool) 
     except DrainLockedError as busy:
         done.skipped["bronze"] = str(busy)  # a batch drain is writing the same records to bronze
     done.stage_seconds["bronze"] = round(time.monotonic() - began, 1)
-    summary = run_bronze_to_silver(spark, settings, options=SilverOptions.from_environment(), prepare=first)
-    done.silver_events = summary["accepted_events"] + summary["quarantined"]
-    done.stage_seconds["silver"] = summary["seconds"]
+    summary = run_bronze_to_silver(spark, settings, prepare=first)
+    done.silver_events = summary.accepted_events + summary.quarantined
+    done.stage_seconds["silver"] = summary.seconds
     if done.silver_events or first:
         done.gold = run_silver_to_gold(spark, settings, schema=schema, publish=True)
         done.stage_seconds["gold"] = done.gold.seconds
     done.seconds = time.monotonic() - began
     return done
-
-
-def poll_seconds(environment: Mapping[str, str] | None = None) -> float:
-    """LIVE_POLL_SECONDS (default in .env.example), read like every other setting."""
-    raw = (merged_environment() if environment is None else environment).get("LIVE_POLL_SECONDS", "")
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(
-            f"LIVE_POLL_SECONDS={raw!r} is not a number of seconds; fix it in .env (see .env.example)"
-        ) from None
 
 
 def _hold(held: ExitStack, settings: Settings, stage: str, target: str, poll_seconds: float) -> None:
@@ -107,15 +96,18 @@ def run_live(
     spark: SparkSession,
     settings: Settings,
     schema: str,
-    poll_seconds: float,
+    poll_seconds: float | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Iterator[LivePass]:
     """Pass after pass until `should_stop` (or the generator is closed); yields each busy pass.
+
+    `poll_seconds` defaults to `settings.live.poll_seconds` (LIVE_POLL_SECONDS).
 
     The loop holds the silver and gold locks for as long as it runs: the every-minute runs of
     bronze_to_silver and silver_to_gold then skip at once, before starting a Spark session,
     instead of competing with it for the cores and for the same new data.
     """
+    poll_seconds = settings.live.poll_seconds if poll_seconds is None else poll_seconds
     migrate(settings, schema)
     with ExitStack() as held:
         _hold(held, settings, "silver", settings.silver_bucket, poll_seconds)

@@ -12,9 +12,6 @@ from lakehouse.config import load_settings
 if "streaming_source" not in globals():
     from mage_ai.data_preparation.decorators import streaming_source
 
-# Seconds between passes once caught up: bronze freshness versus empty GetRecords calls.
-POLL_SECONDS = 5.0
-
 
 @streaming_source
 class KinesisBronzeSource(BasePythonSource):
@@ -22,14 +19,16 @@ class KinesisBronzeSource(BasePythonSource):
         self.settings = load_settings()
 
     def batch_read(self, handler: Callable):
+        # Seconds between passes once caught up: bronze freshness versus empty GetRecords calls.
+        poll_seconds = self.settings.ingestion.stream_poll_seconds
         while True:
             try:
                 summary = drain(self.settings)
             except DrainLockedError:
                 # The every-minute batch run is draining; it will finish shortly.
-                time.sleep(POLL_SECONDS)
+                time.sleep(poll_seconds)
                 continue
             if summary.events:
                 handler([summary.as_dict()])
             else:
-                time.sleep(POLL_SECONDS)
+                time.sleep(poll_seconds)

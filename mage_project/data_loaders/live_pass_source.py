@@ -5,8 +5,7 @@ from collections.abc import Callable
 from mage_ai.streaming.sources.base_python import BasePythonSource
 
 from lakehouse.config import load_settings
-from spark_jobs.gold.config import load_gold_config
-from spark_jobs.live import poll_seconds, run_live
+from spark_jobs.live import run_live
 from spark_jobs.session import spark_session
 
 if "streaming_source" not in globals():
@@ -18,9 +17,7 @@ class LivePassSource(BasePythonSource):
     def init_client(self):
         self.settings = load_settings()
         self.spark = spark_session("pos-live", self.settings)
-        self.poll_seconds = poll_seconds()
 
     def batch_read(self, handler: Callable):
-        schema = load_gold_config().schema
-        for done in run_live(self.spark, self.settings, schema, self.poll_seconds):
+        for done in run_live(self.spark, self.settings, self.settings.gold.schema):
             handler([done.as_dict()])

@@ -32,9 +32,9 @@ def load_new_bronze_into_silver(*args, **kwargs) -> dict:
         # Nothing was read, so nothing is unaccounted.
         return {"skipped": summary.reason, "reconciliation_holds": True}
     print(f"silver: {summary}")
-    for warning in summary.get("quality", {}).get("warnings", []):
+    for warning in summary.quality.get("warnings", []):
         print(f"silver quality warning: {warning}")
-    return summary
+    return summary.as_dict()
 
 
 @test

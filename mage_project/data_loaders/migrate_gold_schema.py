@@ -1,7 +1,6 @@
 """Apply pending gold migrations (sql/gold/migrations); a no-op when the schema is up to date."""
 
 from lakehouse.config import load_settings
-from spark_jobs.gold.config import load_gold_config
 from spark_jobs.gold.migrate import migrate
 
 if "data_loader" not in globals():
@@ -11,5 +10,6 @@ if "data_loader" not in globals():
 @data_loader
 def migrate_gold_schema(*args, **kwargs) -> dict:
     # Runtime variable `gold_schema` overrides GOLD_SCHEMA (tests use their own schema).
-    schema = kwargs.get("gold_schema") or load_gold_config().schema
-    return {"gold_schema": schema, "applied": migrate(load_settings(), schema)}
+    settings = load_settings()
+    schema = kwargs.get("gold_schema") or settings.gold.schema
+    return {"gold_schema": schema, "applied": migrate(settings, schema)}

@@ -76,9 +76,7 @@ def newest_bronze_object(settings: Settings) -> str:
 
 def gold_last_load(settings: Settings) -> tuple[datetime, datetime] | None:
     """(as_of, finished_at) of gold's newest load: the data time it holds and when; None before any."""
-    from spark_jobs.gold.config import load_gold_config
-
-    schema = load_gold_config().schema
+    schema = settings.gold.schema
     with connect(settings) as connection, connection.cursor() as cursor:
         cursor.execute("select to_regclass(%s) is not null", (f'"{schema}".load_runs',))
         if not cursor.fetchone()[0]:

@@ -30,10 +30,9 @@ from psycopg2 import sql
 from psycopg2.extras import execute_values
 
 from lakehouse.aws import client
-from lakehouse.config import Settings, load_settings
+from lakehouse.config import Settings, check_schema_name, load_settings
 from lakehouse.db import connect
 from lakehouse.locks import lock_key
-from spark_jobs.gold.config import check_schema_name, load_gold_config
 from spark_jobs.gold.sql_files import gold_sql
 from spark_jobs.gold.staging import ALERT_CONDITIONS
 
@@ -121,7 +120,7 @@ def topic_arn(settings: Settings) -> str:
 
 def publish_pending(settings: Settings, schema: str | None = None, topic: str | None = None) -> int:
     """Publish every alert marked for publication to SNS, once each; returns how many."""
-    schema = check_schema_name(schema or load_gold_config().schema)
+    schema = check_schema_name(schema or settings.gold.schema)
     sns = client("sns", settings)
     topic = topic or topic_arn(settings)
     published = 0

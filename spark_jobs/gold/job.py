@@ -30,11 +30,10 @@ from datetime import UTC, date, datetime, timedelta
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.config import Settings
+from lakehouse.config import GoldSettings, Settings
 from spark_jobs.gold import alerts, load
 from spark_jobs.gold import stock_frames as frames
 from spark_jobs.gold import stock_model as model
-from spark_jobs.gold.config import GoldConfig, load_gold_config
 from spark_jobs.gold.dimensions import latest_stores, product_versions
 from spark_jobs.gold.silver_contract import (
     DELIVERIES,
@@ -133,7 +132,7 @@ def history_frame(
 
 
 def model_frames(
-    config: GoldConfig,
+    config: GoldSettings,
     gold_snapshots: DataFrame,
     positions: DataFrame,
     products: DataFrame,
@@ -167,7 +166,7 @@ def _staged(frame: DataFrame, table: StagingTable, **gold_names: str) -> DataFra
 
 
 def staging_frames(
-    config: GoldConfig,
+    config: GoldSettings,
     sales: DataFrame,
     stores: DataFrame,
     products: DataFrame,
@@ -233,7 +232,7 @@ def read_silver(spark: SparkSession, bucket: str) -> SilverFrames:
 
 
 def plan_window(
-    settings: Settings, config: GoldConfig, silver: SilverFrames, *, full: bool, started_at: datetime
+    settings: Settings, config: GoldSettings, silver: SilverFrames, *, full: bool, started_at: datetime
 ) -> load.LoadRun | None:
     """The load this run makes: its mode, data time `as_of` and window; None when silver is empty.
 
@@ -276,7 +275,7 @@ class GoldFrames:
 
 
 def build_frames(
-    spark: SparkSession, settings: Settings, config: GoldConfig, silver: SilverFrames, run: load.LoadRun
+    spark: SparkSession, settings: Settings, config: GoldSettings, silver: SilverFrames, run: load.LoadRun
 ) -> GoldFrames:
     """Positions of the window, the stock model as of `run.as_of`, and every staging frame.
 
@@ -360,7 +359,7 @@ def run_silver_to_gold(
     schema: str | None = None,
     full: bool = False,
     publish: bool = True,
-    config: GoldConfig | None = None,
+    config: GoldSettings | None = None,
 ) -> GoldRun | NothingToLoad:
     """Build or refresh gold from silver: plan the window, build the frames, load, publish.
 
@@ -368,7 +367,7 @@ def run_silver_to_gold(
     all of silver instead of the window after the last load.
     """
     began, started_at = time.monotonic(), datetime.now(UTC)
-    config = (config or load_gold_config()).with_schema(schema)
+    config = (config or settings.gold).with_schema(schema)
     silver = read_silver(spark, silver_bucket or settings.silver_bucket)
     run = plan_window(settings, config, silver, full=full, started_at=started_at)
     if run is None:

@@ -44,10 +44,9 @@ from pathlib import Path
 
 from psycopg2 import sql
 
-from lakehouse.config import Settings, load_settings
+from lakehouse.config import Settings, check_schema_name, load_settings
 from lakehouse.db import connect
 from lakehouse.locks import lock_key
-from spark_jobs.gold.config import check_schema_name, load_gold_config
 from spark_jobs.gold.sql_files import SQL_DIR, render
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
@@ -226,7 +225,7 @@ def migrate(
     applied: migrations, then `views/<view>.sql` for each view re-created.
     """
     settings = settings or load_settings()
-    schema = check_schema_name(schema or load_gold_config().schema)
+    schema = check_schema_name(schema or settings.gold.schema)
     migrations = discover(directory)
     views = discover_views(directory.parent / "views")
     applied_now: list[str] = []
@@ -324,7 +323,7 @@ def _recreate_views(connection, views: list[View], schema: str) -> None:
 def status(settings: Settings | None = None, schema: str | None = None) -> list[tuple[str, str]]:
     """(file name, 'applied' | 'pending') for every migration and view on disk."""
     settings = settings or load_settings()
-    schema = check_schema_name(schema or load_gold_config().schema)
+    schema = check_schema_name(schema or settings.gold.schema)
     with connect(settings) as connection, connection.cursor() as cursor:
         cursor.execute("select to_regclass(%s)", (f'"{schema}".schema_migrations',))
         applied = applied_migrations(cursor, schema) if cursor.fetchone()[0] else {}

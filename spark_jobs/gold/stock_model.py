@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from statistics import NormalDist
 
-from spark_jobs.gold.config import GoldConfig
+from lakehouse.config import GoldSettings
 
 # How many pseudo-days at the overall mean each weekday's index starts from (see module doc).
 DOW_PRIOR_DAYS = 4.0
@@ -302,7 +302,7 @@ def assess(
     sold_today: int,
     as_of_day: date,
     lead_time_days: int,
-    config: GoldConfig,
+    config: GoldSettings,
 ) -> Assessment:
     """The formulas above chained as `job.model_frames` chains their Spark versions.
 

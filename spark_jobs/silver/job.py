@@ -16,14 +16,14 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.config import Settings, merged_environment
+from lakehouse.config import Settings, SilverSettings
 from lakehouse.resources import ensure_bucket
 from spark_jobs.session import s3a_uri
 from spark_jobs.silver import bronze_log, quality
@@ -66,38 +66,49 @@ class ReconciliationError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class SilverOptions:
-    """Knobs of a run, read by `from_environment` from SILVER_* variables (see .env.example)."""
+class SilverRunSummary:
+    """What a bronze-to-silver run did: logged, returned to Mage, checked by tests and benches.
 
-    future_tolerance_seconds: int = 300
-    lookback_hours: int = 72
-    max_objects: int | None = 500
-    max_quarantine_share: float = 0.5
+    The batch fields (run_id onwards) stay empty when the run found no new bronze object.
+    """
 
-    @classmethod
-    def from_environment(cls) -> SilverOptions:
-        """`.env.example` defaults, then `.env`, then the process environment, as load_settings()."""
-        values = merged_environment()
+    stream: str
+    bronze_bucket: str
+    silver_bucket: str
+    objects: int
+    objects_waiting: int
+    bronze_lines: int
+    accepted_events: int
+    quarantined: int
+    reconciliation_holds: bool
+    seconds: float
+    run_id: str | None = None
+    silver_rows: dict[str, int] = field(default_factory=dict)
+    inserted_rows: dict[str, int] = field(default_factory=dict)
+    quarantine_by_reason: dict[str, int] = field(default_factory=dict)
+    quality: dict = field(default_factory=dict)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
-        def number(name: str, default: float | None, kind: type) -> float | None:
-            raw = values.get(name, "")
-            if raw == "":
-                return default
-            try:
-                return kind(raw)
-            except ValueError:
-                raise ValueError(
-                    f"{name}={raw!r} is not a number; fix it in .env or the environment"
-                ) from None
+    def as_dict(self) -> dict:
+        """Plain data for Mage, which passes block outputs between processes."""
+        return asdict(self)
 
-        return cls(
-            future_tolerance_seconds=number(
-                "SILVER_FUTURE_TOLERANCE_SECONDS", cls.future_tolerance_seconds, int
-            ),
-            lookback_hours=number("SILVER_LOOKBACK_HOURS", cls.lookback_hours, int),
-            max_objects=number("SILVER_MAX_OBJECTS_PER_RUN", cls.max_objects, int),
-            max_quarantine_share=number("SILVER_MAX_QUARANTINE_SHARE", cls.max_quarantine_share, float),
-        )
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What `process_objects` did with one batch of bronze objects."""
+
+    run_id: str
+    objects: int
+    bronze_lines: int
+    accepted_events: int
+    quarantined: int
+    reconciliation_holds: bool
+    silver_rows: dict[str, int]
+    inserted_rows: dict[str, int]
+    quarantine_by_reason: dict[str, int]
+    quality: dict
+    phase_seconds: dict[str, float]
 
 
 def read_bronze_objects(spark: SparkSession, bronze_root: str, keys: Sequence[str]) -> DataFrame:
@@ -150,7 +161,7 @@ class Batch:
     ingest_dates: list
 
 
-def classify(spark: SparkSession, silver_root: str, objects: DataFrame, options: SilverOptions) -> Batch:
+def classify(spark: SparkSession, silver_root: str, objects: DataFrame, options: SilverSettings) -> Batch:
     """Bronze objects -> every line classified (reason null = accepted), against silver as it is."""
     parsed = apply_value_rules(
         parse_events(parse_bronze_lines(split_lines(objects))), options.future_tolerance_seconds
@@ -180,26 +191,21 @@ def classify(spark: SparkSession, silver_root: str, objects: DataFrame, options:
     return Batch(classified, facts["lines"], list(facts["dates"]), ingest_dates)
 
 
-def _reconcile(classified: DataFrame, lines: int) -> dict:
+def _reconcile(classified: DataFrame, lines: int) -> tuple[int, int]:
+    """(accepted, quarantined) lines, once they are proven to add up to the bronze lines read."""
     counts = classified.agg(
         F.count(F.lit(1)).alias("classified"),
         F.count(F.when(F.col("reason").isNull(), 1)).alias("accepted"),
         F.count(F.when(F.col("reason").isNotNull(), 1)).alias("quarantined"),
     ).first()
     holds = counts["classified"] == lines and counts["accepted"] + counts["quarantined"] == lines
-    result = {
-        "bronze_lines": lines,
-        "accepted_events": counts["accepted"],
-        "quarantined": counts["quarantined"],
-        "reconciliation_holds": holds,
-    }
     if not holds:
         raise ReconciliationError(
             f"bronze lines {lines} != accepted {counts['accepted']} + quarantined {counts['quarantined']} "
             f"(classified {counts['classified']}): a transform in spark_jobs/silver lost or duplicated "
             "lines; nothing was written. Run the unit tests (pytest tests/unit -k silver) to find it."
         )
-    return result
+    return counts["accepted"], counts["quarantined"]
 
 
 def _object_entries(classified: DataFrame, sizes: Mapping[str, int], stream: str, run_id: str, now: Column):
@@ -240,7 +246,7 @@ def _quality_gate(
     rows: Mapping[str, DataFrame],
     counts: Mapping[str, int],
     suites: Mapping[str, Sequence[quality.Check]],
-    options: SilverOptions,
+    options: SilverSettings,
     lines: int,
     run_id: str,
     started: datetime,
@@ -281,10 +287,10 @@ def process_objects(
     silver_root: str,
     objects: Sequence[bronze_log.BronzeObject],
     stream: str,
-    options: SilverOptions,
+    options: SilverSettings,
     suites: Mapping[str, Sequence[quality.Check]] | None = None,
     run_id: str | None = None,
-) -> dict:
+) -> BatchResult:
     """Classify, gate, write and log the given bronze objects; the tables must exist."""
     run_id = run_id or f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     started = datetime.now(UTC)
@@ -296,7 +302,7 @@ def process_objects(
     watch.lap("read_and_classify")
     rows: dict[str, DataFrame] = {}
     try:
-        reconciliation = _reconcile(classified, lines)
+        accepted, quarantined = _reconcile(classified, lines)
         for spec in EVENT_TABLES:
             rows[spec.name] = table_rows(classified, spec, now).persist(StorageLevel.MEMORY_AND_DISK)
         rows[QUARANTINE] = quarantine_rows(classified, now).persist(StorageLevel.MEMORY_AND_DISK)
@@ -318,16 +324,19 @@ def process_objects(
         release(classified)
         for frame in rows.values():
             frame.unpersist()
-    return {
-        "run_id": run_id,
-        "objects": len(objects),
-        **reconciliation,
-        "silver_rows": {name: counts[name] for name in counts if name != QUARANTINE},
-        "inserted_rows": inserted,
-        "quarantine_by_reason": by_reason,
-        "quality": report.summary(),
-        "phase_seconds": watch.phases,
-    }
+    return BatchResult(
+        run_id=run_id,
+        objects=len(objects),
+        bronze_lines=lines,
+        accepted_events=accepted,
+        quarantined=quarantined,
+        reconciliation_holds=True,
+        silver_rows={name: counts[name] for name in counts if name != QUARANTINE},
+        inserted_rows=inserted,
+        quarantine_by_reason=by_reason,
+        quality=report.summary(),
+        phase_seconds=watch.phases,
+    )
 
 
 def run_bronze_to_silver(
@@ -337,44 +346,56 @@ def run_bronze_to_silver(
     bronze_bucket: str | None = None,
     silver_bucket: str | None = None,
     *,
-    options: SilverOptions | None = None,
+    options: SilverSettings | None = None,
     suites: Mapping[str, Sequence[quality.Check]] | None = None,
     prepare: bool = True,
-) -> dict:
+) -> SilverRunSummary:
     """Process every bronze object of `stream` not processed yet; return the run's summary.
 
-    Arguments left None come from Settings (.env). The summary has the bronze lines read, the
-    events accepted, the lines quarantined (by reason), the rows per silver table, whether the
-    reconciliation holds, and the quality results; it is also logged. `prepare=False` skips
-    creating the bucket and tables, for a caller that runs again after a run that did (pos_live).
+    Arguments left None come from Settings (.env; `options` from `settings.silver`). The summary
+    has the bronze lines read, the events accepted, the lines quarantined (by reason), the rows
+    per silver table, whether the reconciliation holds, and the quality results; it is also logged.
+    `prepare=False` skips creating the bucket and tables, for a caller that runs again after a run
+    that did (pos_live).
     """
     began = time.monotonic()
     stream = stream or settings.kinesis_stream
     bronze_bucket = bronze_bucket or settings.bronze_bucket
     silver_bucket = silver_bucket or settings.silver_bucket
-    options = options or SilverOptions.from_environment()
+    options = options or settings.silver
     silver_root = s3a_uri(silver_bucket)
     if prepare:
         ensure_bucket(settings, silver_bucket)
         ensure_tables(spark, silver_root)
         bronze_log.ensure_log(spark, silver_root)
     objects, waiting = bronze_log.new_objects(
-        spark, settings, silver_root, bronze_bucket, stream, options.lookback_hours, options.max_objects
+        spark,
+        settings,
+        silver_root,
+        bronze_bucket,
+        stream,
+        options.lookback_hours,
+        options.max_objects_per_run or None,
     )
-    summary: dict = {"stream": stream, "bronze_bucket": bronze_bucket, "silver_bucket": silver_bucket}
     if objects:
-        summary |= process_objects(
-            spark, s3a_uri(bronze_bucket), silver_root, objects, stream, options, suites
+        batch = asdict(
+            process_objects(spark, s3a_uri(bronze_bucket), silver_root, objects, stream, options, suites)
         )
     else:
-        summary |= {
+        batch = {
             "objects": 0,
             "bronze_lines": 0,
             "accepted_events": 0,
             "quarantined": 0,
             "reconciliation_holds": True,
         }
-    summary["objects_waiting"] = waiting
-    summary["seconds"] = round(time.monotonic() - began, 2)
+    summary = SilverRunSummary(
+        stream=stream,
+        bronze_bucket=bronze_bucket,
+        silver_bucket=silver_bucket,
+        objects_waiting=waiting,
+        seconds=round(time.monotonic() - began, 2),
+        **batch,
+    )
     log.info("bronze_to_silver: %s", summary)
     return summary

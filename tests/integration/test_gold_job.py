@@ -19,12 +19,11 @@ from psycopg2 import sql
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from lakehouse.config import Settings
+from lakehouse.config import Settings, read_settings
 from lakehouse.db import connect
 from lakehouse.resources import ensure_alerts_channel, ensure_bucket
 from ops.mage import run_pipeline
 from spark_jobs.gold import stock_model as model
-from spark_jobs.gold.config import load_gold_config
 from spark_jobs.gold.job import GoldRun, run_silver_to_gold
 from spark_jobs.gold.load import LoadError
 from spark_jobs.gold.migrate import migrate
@@ -42,7 +41,7 @@ pytestmark = pytest.mark.integration
 
 START = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
 DAYS = 14
-CONFIG = load_gold_config({}, read_files=False)
+CONFIG = read_settings(env_file=None, environ={}).gold
 
 
 def _id(*parts: object) -> str:

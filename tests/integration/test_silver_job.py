@@ -13,12 +13,12 @@ import pytest
 
 from ingestion.bronze_format import decode_object, stream_prefix
 from lakehouse.aws import client
-from lakehouse.config import Settings
+from lakehouse.config import Settings, SilverSettings
 from lakehouse.resources import ensure_bucket
 from ops.mage import run_pipeline
 from spark_jobs.session import s3a_uri
 from spark_jobs.silver import bronze_log, reasons
-from spark_jobs.silver.job import SilverOptions, run_bronze_to_silver
+from spark_jobs.silver.job import SilverRunSummary, run_bronze_to_silver
 from spark_jobs.silver.maintenance import compact_and_vacuum
 from spark_jobs.silver.quality import QUALITY_RESULTS, SUITES, Check, QualityGateError
 from spark_jobs.silver.tables import EVENT_TABLES, QUARANTINE, table_path
@@ -27,7 +27,9 @@ from tests.support import sample_events as se
 pytestmark = pytest.mark.integration
 
 STREAM = se.STREAM
-OPTIONS = SilverOptions(future_tolerance_seconds=300, lookback_hours=72, max_objects=None)
+OPTIONS = SilverSettings(
+    future_tolerance_seconds=300, lookback_hours=72, max_objects_per_run=0, max_quarantine_share=0.5
+)
 TABLES = (*[spec.name for spec in EVENT_TABLES], QUARANTINE)
 
 REFERENCE = [se.store_event("S001"), *[se.product_event(f"SKU-0000{n}") for n in (1, 2, 3)]]
@@ -61,7 +63,7 @@ def put(settings: Settings, bucket: str, events: list, first_sequence: int) -> s
     return made.key
 
 
-def run(spark, settings: Settings, lake: dict, **extra) -> dict:
+def run(spark, settings: Settings, lake: dict, **extra) -> SilverRunSummary:
     return run_bronze_to_silver(spark, settings, **lake, options=OPTIONS, **extra)
 
 
@@ -97,10 +99,10 @@ def test_bronze_to_silver_then_rerun_replay_and_maintenance(spark, localstack: S
     first_key = put(localstack, lake["bronze_bucket"], FIRST, first_sequence=1)
     summary = run(spark, localstack, lake)
 
-    assert summary["objects"] == 1
-    assert (summary["bronze_lines"], summary["accepted_events"], summary["quarantined"]) == (len(FIRST), 8, 5)
-    assert summary["reconciliation_holds"]
-    assert summary["inserted_rows"] == {
+    assert summary.objects == 1
+    assert (summary.bronze_lines, summary.accepted_events, summary.quarantined) == (len(FIRST), 8, 5)
+    assert summary.reconciliation_holds
+    assert summary.inserted_rows == {
         "sales_lines": 3,
         "deliveries": 2,
         "stock_counts": 2,
@@ -108,7 +110,7 @@ def test_bronze_to_silver_then_rerun_replay_and_maintenance(spark, localstack: S
         "products": 3,
         "quarantine": 5,
     }
-    assert summary["quarantine_by_reason"] == {
+    assert summary.quarantine_by_reason == {
         reasons.MALFORMED_JSON: 1,
         reasons.NON_POSITIVE_QUANTITY: 1,
         reasons.UNKNOWN_STORE: 1,
@@ -128,24 +130,24 @@ def test_bronze_to_silver_then_rerun_replay_and_maintenance(spark, localstack: S
 
     # Rerun: nothing new in bronze, nothing changes in silver.
     before = table_state(spark, lake["silver_bucket"])
-    assert run(spark, localstack, lake)["objects"] == 0
+    assert run(spark, localstack, lake).objects == 0
     assert table_state(spark, lake["silver_bucket"]) == before
 
     # Replay: the same events arrive again in a new object, with one new sale.
     new_sale = se.sale_event("S001", [se.sale_line(1, "SKU-00003", 4)])
     put(localstack, lake["bronze_bucket"], [SALE, DELIVERY, new_sale], first_sequence=100)
     replay = run(spark, localstack, lake)
-    assert replay["inserted_rows"]["sales_lines"] == 1
-    assert replay["inserted_rows"]["deliveries"] == 0
-    assert replay["quarantine_by_reason"] == {reasons.DUPLICATE_EVENT_ID: 2}
+    assert replay.inserted_rows["sales_lines"] == 1
+    assert replay.inserted_rows["deliveries"] == 0
+    assert replay.quarantine_by_reason == {reasons.DUPLICATE_EVENT_ID: 2}
     assert sales.where(f"event_id = '{SALE['event_id']}'").count() == 2  # its two lines, once each
 
     # Reprocessing an object already taken (forgotten by the log) changes nothing either.
     before = table_state(spark, lake["silver_bucket"])
     bronze_log.forget(spark, root, [first_key])
     again = run(spark, localstack, lake)
-    assert again["objects"] == 1 and again["reconciliation_holds"]
-    assert {name: count for name, count in again["inserted_rows"].items() if count} == {}
+    assert again.objects == 1 and again.reconciliation_holds
+    assert {name: count for name, count in again.inserted_rows.items() if count} == {}
     assert {name: rows for name, (rows, _) in table_state(spark, lake["silver_bucket"]).items()} == {
         name: rows for name, (rows, _) in before.items()
     }
@@ -183,7 +185,7 @@ def test_a_critical_expectation_failure_fails_the_run_and_writes_nothing(
     assert results.where("not success and severity = 'critical'").count() == 1
 
     # With the suites fixed, the same objects go through.
-    assert run(spark, localstack, lake)["inserted_rows"]["sales_lines"] == 2
+    assert run(spark, localstack, lake).inserted_rows["sales_lines"] == 2
 
 
 def test_the_mage_pipeline_runs_the_job(spark, localstack: Settings, lake: dict):

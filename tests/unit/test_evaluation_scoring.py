@@ -17,9 +17,9 @@ from evaluation.scoring import (
     threshold_windows,
     truth_stockouts,
 )
+from lakehouse.config import read_settings
 from producer.events import Event
 from spark_jobs.gold import stock_model as model
-from spark_jobs.gold.config import load_gold_config
 
 pytestmark = pytest.mark.unit
 
@@ -116,7 +116,7 @@ def test_replay_opens_an_alert_when_stock_runs_low_and_closes_it_after_a_deliver
         first,
         first + timedelta(days=3),
         first + timedelta(days=9),
-        load_gold_config({}, read_files=False),
+        read_settings(env_file=None, environ={}).gold,
     )
 
     opened, closed = datetime(2026, 11, 10), datetime(2026, 11, 11)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse import resources
-from lakehouse.config import REPO_ROOT, Settings, load_settings
+from lakehouse.config import REPO_ROOT, Settings, load_settings, reload_settings
 
 pytestmark = pytest.mark.unit
 
@@ -147,8 +147,13 @@ def test_provider_is_pinned_to_the_version_the_mirror_builds(source: str):
 def test_tfvars_command_writes_settings_from_the_environment(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("KINESIS_STREAM", "from-environment")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "")
+    reload_settings()  # a process reads its settings once; this one changed its environment
     target = tmp_path / "vars" / "lakehouse.tfvars.json"
-    assert resources.main(["tfvars", str(target)]) == 0
+    try:
+        assert resources.main(["tfvars", str(target)]) == 0
+    finally:
+        monkeypatch.undo()
+        reload_settings()
     written = json.loads(target.read_text())
     assert written["kinesis_stream"] == "from-environment"
     assert written["use_localstack"] is False
