@@ -23,10 +23,13 @@ PORT_OFFSET = 17  # spare ports beside the configured ones
 
 def private_settings(settings: Settings, run_dir: str) -> Settings:
     localstack_port = settings.localstack_port + PORT_OFFSET
+    s3_port = settings.s3_port + PORT_OFFSET
     overrides = {
         "STACK_RUN_DIR": run_dir,
         "LOCALSTACK_PORT": str(localstack_port),
         "AWS_ENDPOINT_URL": f"http://{settings.localstack_host}:{localstack_port}",
+        "S3_PORT": str(s3_port),
+        "AWS_ENDPOINT_URL_S3": f"http://{settings.s3_host}:{s3_port}",
         "POSTGRES_PORT": str(settings.postgres_port + PORT_OFFSET),
         "MAGE_PORT": str(settings.mage_port + PORT_OFFSET),
         "MAGE_DATA_DIR": os.path.join(run_dir, "mage_data"),

@@ -6,6 +6,8 @@ with Maven (which the project's machines reach) into `SPARK_JARS_DIR`, verified 
 SHA-256 sums below, and every Spark session loads them from there (`spark.jars`), so no run
 depends on Spark's own resolver reaching the network.
 
+The stack's S3 server (S3PROXY) is fetched and verified the same way, into the same folder.
+
 Run `python -m lakehouse.jars` (part of `make setup`); it does nothing when all jars are present.
 """
 
@@ -27,14 +29,18 @@ class Jar:
     artifact: str
     version: str
     sha256: str
+    classifier: str = ""
 
     @property
     def coordinate(self) -> str:
+        if self.classifier:
+            return f"{self.group}:{self.artifact}:{self.version}:jar:{self.classifier}"
         return f"{self.group}:{self.artifact}:{self.version}"
 
     @property
     def filename(self) -> str:
-        return f"{self.artifact}-{self.version}.jar"
+        suffix = f"-{self.classifier}" if self.classifier else ""
+        return f"{self.artifact}-{self.version}{suffix}.jar"
 
 
 JARS: tuple[Jar, ...] = (
@@ -71,6 +77,17 @@ JARS: tuple[Jar, ...] = (
 )
 
 
+# The stack's disk-backed S3 server (ops/stack/components.py), a program of its own and not on
+# Spark's classpath: S3Proxy (Apache-2.0) with its dependencies in one jar, run by Java 17.
+S3PROXY = Jar(
+    "org.gaul",
+    "s3proxy",
+    "4.1.0",
+    "a4d025969aaf796616ed4b1e2491d87d455ce84bb28cb9db086b2e6aaa68b48d",
+    classifier="jar-with-dependencies",
+)
+
+
 class JarError(RuntimeError):
     """A jar is missing, could not be fetched, or does not match its checksum."""
 
@@ -94,6 +111,15 @@ def jar_paths(settings: Settings | None = None) -> list[Path]:
             "Run `make setup` (or `python -m lakehouse.jars`) to fetch them from Maven Central."
         )
     return paths
+
+
+def s3proxy_jar(settings: Settings | None = None) -> Path:
+    """Path of the S3 server's jar, raising a JarError that says how to fetch it if missing."""
+    settings = settings or load_settings()
+    path = settings.spark_jars_dir / S3PROXY.filename
+    if not path.exists():
+        raise JarError(f"{path} is missing. Run `make setup` (or `python -m lakehouse.jars`) to fetch it.")
+    return path
 
 
 def fetch(jar: Jar, target_dir: Path) -> Path:
@@ -122,7 +148,7 @@ def ensure_jars(settings: Settings | None = None, log=print) -> list[Path]:
     target_dir = settings.spark_jars_dir
     target_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for jar in JARS:
+    for jar in (*JARS, S3PROXY):
         path = target_dir / jar.filename
         if path.exists() and sha256_of(path) == jar.sha256:
             paths.append(path)
@@ -144,7 +170,7 @@ def main() -> int:
     except JarError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"{len(paths)} Spark jars verified in {paths[0].parent}")
+    print(f"{len(paths)} jars (Spark's and the S3 server's) verified in {paths[0].parent}")
     return 0
 
 

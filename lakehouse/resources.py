@@ -74,6 +74,8 @@ class Resources:
     topic_arn: str
     queue_url: str
     role_arns: dict[str, str] = field(default_factory=dict)
+    # False on the stack's S3 server, which has no versioning, encryption or lifecycle rules.
+    bucket_controls: bool = True
 
 
 def terraform_variables(settings: Settings, iam_name_prefix: str = IAM_NAME_PREFIX) -> dict[str, object]:
@@ -136,6 +138,22 @@ def ensure_bucket(settings: Settings, name: str) -> None:
     if settings.aws_region != "us-east-1":
         arguments["CreateBucketConfiguration"] = {"LocationConstraint": settings.aws_region}
     s3.create_bucket(**arguments)
+
+
+def bucket_controls_supported(settings: Settings, bucket: str) -> bool:
+    """False when the S3 server answers bucket controls with NotImplemented.
+
+    Versioning, default encryption, public access blocks and lifecycle rules are AWS's (LocalStack
+    stores them too); the stack's disk-backed S3 server (S3Proxy) implements none of them, and on
+    one laptop they would protect nothing. Terraform declares them for AWS all the same.
+    """
+    try:
+        # Not GetBucketVersioning: S3Proxy answers that one (never enabled), then refuses the put.
+        client("s3", settings).get_bucket_encryption(Bucket=bucket)
+    except ClientError as error:
+        # Any other answer (none configured yet, say) comes from a server that implements them.
+        return error.response["Error"]["Code"] != "NotImplemented"
+    return True
 
 
 def secure_bucket(settings: Settings, name: str) -> None:
@@ -311,12 +329,15 @@ def ensure_resources(settings: Settings, iam_name_prefix: str = IAM_NAME_PREFIX)
     buckets = (settings.bronze_bucket, settings.silver_bucket)
     for bucket in buckets:
         ensure_bucket(settings, bucket)
-        secure_bucket(settings, bucket)
-    expire_old_bronze(settings, settings.bronze_bucket)
+    controls = bucket_controls_supported(settings, settings.bronze_bucket)
+    if controls:
+        for bucket in buckets:
+            secure_bucket(settings, bucket)
+        expire_old_bronze(settings, settings.bronze_bucket)
     topic_arn, queue_url = ensure_alerts_channel(settings)
     policies = stage_policies(stream_arn, settings.bronze_bucket, settings.silver_bucket, topic_arn)
     role_arns = ensure_stage_roles(settings, policies, iam_name_prefix)
-    return Resources(stream_arn, buckets, topic_arn, queue_url, role_arns)
+    return Resources(stream_arn, buckets, topic_arn, queue_url, role_arns, controls)
 
 
 def terraform_ready() -> bool:

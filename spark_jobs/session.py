@@ -1,7 +1,7 @@
 """The one place that builds SparkSessions: Delta Lake, S3A on the configured endpoint, cached jars.
 
 Every job, Mage block, test and benchmark calls `spark_session()`, so moving to a cluster or to
-real AWS is a change of `SPARK_MASTER` and `AWS_ENDPOINT_URL` in `.env`, nothing else.
+real AWS is a change of `SPARK_MASTER` and the `AWS_ENDPOINT_URL*` variables in `.env`, nothing else.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from lakehouse.aws import endpoint_url
 from lakehouse.config import Settings, load_settings
 from lakehouse.jars import jar_paths
 
@@ -66,13 +67,12 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     if settings.aws_access_key_id:
         conf["spark.hadoop.fs.s3a.access.key"] = settings.aws_access_key_id
         conf["spark.hadoop.fs.s3a.secret.key"] = settings.aws_secret_access_key
-    if settings.aws_endpoint_url:
-        conf["spark.hadoop.fs.s3a.endpoint"] = settings.aws_endpoint_url
+    s3_endpoint = endpoint_url("s3", settings)
+    if s3_endpoint:
+        conf["spark.hadoop.fs.s3a.endpoint"] = s3_endpoint
         conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
-        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(
-            settings.aws_endpoint_url.startswith("https")
-        ).lower()
-        # LocalStack answers at once; fail fast instead of Hadoop's long default retries.
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(s3_endpoint.startswith("https")).lower()
+        # A local S3 server answers at once; fail fast instead of Hadoop's long default retries.
         conf["spark.hadoop.fs.s3a.attempts.maximum"] = "3"
         conf["spark.hadoop.fs.s3a.retry.limit"] = "3"
     return conf

@@ -40,7 +40,8 @@ def _ensure(settings: Settings, started: list[Component], name: str) -> None:
 
 @pytest.fixture(scope="session")
 def localstack(settings: Settings, _started: list[Component]) -> Settings:
-    """Settings pointing at a healthy LocalStack."""
+    """Settings pointing at a healthy LocalStack and the lake's S3 server beside it."""
+    _ensure(settings, _started, "s3")
     _ensure(settings, _started, "localstack")
     return settings
 

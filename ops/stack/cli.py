@@ -18,7 +18,7 @@ from lakehouse.config import REPO_ROOT, Settings, load_settings
 from ops.stack import process
 from ops.stack.components import Component, StackError, components
 
-START_TIMEOUTS = {"localstack": 90.0, "postgres": 60.0, "mage": 180.0}
+START_TIMEOUTS = {"s3": 60.0, "localstack": 90.0, "postgres": 60.0, "mage": 180.0}
 
 
 def docker_engine_answer() -> str | None:
@@ -103,7 +103,7 @@ def compose(*arguments: str) -> None:
 
 
 # The components the cloud resources live in, started before the rest.
-INFRASTRUCTURE = ("localstack", "postgres")
+INFRASTRUCTURE = ("s3", "localstack", "postgres")
 
 
 def up(settings: Settings) -> int:
@@ -144,12 +144,18 @@ def create_resources(settings: Settings) -> None:
         f"topic {settings.alerts_topic} -> queue {settings.alerts_queue}, "
         f"{len(resources.role_arns)} IAM roles"
     )
+    if not resources.bucket_controls:
+        print(
+            "  resources   bucket versioning, encryption and lifecycle skipped: the local S3 server "
+            "has none (Terraform sets them on AWS)"
+        )
 
 
 def print_urls(settings: Settings) -> None:
     print("")
     print(f"  Mage UI     {settings.mage_url}")
     print(f"  LocalStack  {settings.aws_endpoint_url or 'real AWS'}")
+    print(f"  S3 (lake)   {settings.aws_endpoint_url_s3 or settings.aws_endpoint_url or 'real AWS'}")
     print(f"  Postgres    {settings.postgres_url}   (make psql)")
 
 

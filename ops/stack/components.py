@@ -1,4 +1,4 @@
-"""The native stack's services: LocalStack, PostgreSQL and the Mage server as host processes.
+"""The native stack's services: the S3 server, LocalStack, PostgreSQL and Mage as host processes.
 
 Each component knows how to start itself from Settings, how to tell whether it is healthy,
 and which signal stops it cleanly. Everything listens on 127.0.0.1 only and keeps its PID,
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -20,15 +21,22 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import psycopg2
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lakehouse.config import REPO_ROOT, Settings
 from lakehouse.db import connect
+from lakehouse.jars import JarError, s3proxy_jar
 from ops.stack import process
 
 LOCALSTACK_VENV = REPO_ROOT / ".venv-localstack"
 MAIN_VENV = REPO_ROOT / ".venv"
 LOOPBACK_PRELOAD = Path(__file__).with_name("loopback.cjs")
-LOCALSTACK_SERVICES = "s3,kinesis,sns,sqs,iam,sts"
+# S3 is served by the disk-backed S3Server below; LocalStack serves it only when
+# AWS_ENDPOINT_URL_S3 is empty (and then forgets the lake on every restart).
+LOCALSTACK_SERVICES = "kinesis,sns,sqs,iam,sts"
+# The S3 server writes each object to `<key>-<uuid>` and renames it into place once complete;
+# a kill in between leaves that temporary file, which a listing would show as an object.
+_INTERRUPTED_UPLOAD = re.compile(r"-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class StackError(RuntimeError):
@@ -97,12 +105,16 @@ class LocalStack(Component):
     def url(self) -> str:
         return f"http://{self.settings.localstack_host}:{self.settings.localstack_port}"
 
+    def services(self) -> list[str]:
+        extra = [] if self.settings.aws_endpoint_url_s3 else ["s3"]
+        return [*extra, *LOCALSTACK_SERVICES.split(",")]
+
     def health(self) -> Health:
         try:
             services = _http_json(f"{self.url}/_localstack/health").get("services", {})
         except (OSError, ValueError) as error:
             return Health(False, f"no answer at {self.url} ({error})")
-        wanted = LOCALSTACK_SERVICES.split(",")
+        wanted = self.services()
         down = [name for name in wanted if services.get(name) not in {"running", "available"}]
         if down:
             return Health(False, f"services not ready: {', '.join(down)}")
@@ -122,7 +134,7 @@ class LocalStack(Component):
             "GATEWAY_LISTEN": f"{self.settings.localstack_host}:{self.settings.localstack_port}",
             # The default Twisted gateway binds every interface whatever GATEWAY_LISTEN says.
             "GATEWAY_SERVER": "hypercorn",
-            "SERVICES": LOCALSTACK_SERVICES,
+            "SERVICES": ",".join(self.services()),
             "EAGER_SERVICE_LOADING": "1",
             "PERSISTENCE": "0",
             "KINESIS_PERSISTENCE": "0",
@@ -151,6 +163,124 @@ class LocalStack(Component):
             cwd=Path(env["FILESYSTEM_ROOT"]),
         )
         process.write_pid(self.pid_file, pid)
+
+
+class S3Server(Component):
+    """The lake's S3 API: S3Proxy with its filesystem backend, one file per object in STACK_RUN_DIR/s3.
+
+    LocalStack's free edition keeps S3 in memory, so bronze and silver were gone after every
+    restart. S3Proxy answers a PutObject only after the object's file is complete and renamed
+    into place, so what it acknowledged survives a kill -9 of the server; `stop` also flushes
+    the files to disk (os.sync) for a reboot right after `make down`.
+    """
+
+    name = "s3"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.run_dir / "s3" / "data"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.s3_host}:{self.settings.s3_port}"
+
+    def health(self) -> Health:
+        import boto3
+        from botocore.config import Config
+
+        s3 = boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.url,
+            region_name=self.settings.aws_region,
+            aws_access_key_id=self._identity()[0],
+            aws_secret_access_key=self._identity()[1],
+            config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),
+        )
+        try:
+            buckets = s3.list_buckets()["Buckets"]
+        except (BotoCoreError, ClientError) as error:
+            return Health(False, f"no S3 answer at {self.url} ({error})")
+        return Health(True, f"{self.url} (S3, {len(buckets)} buckets in {_display(self.data_dir)})")
+
+    def _identity(self) -> tuple[str, str]:
+        """The one access key the server accepts: the project's, or LocalStack's `test` when empty."""
+        return (self.settings.aws_access_key_id or "test", self.settings.aws_secret_access_key or "test")
+
+    def properties(self) -> str:
+        identity, credential = self._identity()
+        return "\n".join(
+            [
+                f"s3proxy.endpoint={self.url}",
+                "s3proxy.authorization=aws-v2-or-v4",
+                f"s3proxy.identity={identity}",
+                f"s3proxy.credential={credential}",
+                "jclouds.provider=filesystem-nio2",
+                f"jclouds.identity={identity}",
+                f"jclouds.credential={credential}",
+                f"jclouds.filesystem.basedir={self.data_dir}",
+                "",
+            ]
+        )
+
+    def sweep_interrupted_uploads(self) -> list[Path]:
+        """Delete the temporary files of uploads a kill cut short: never acknowledged, not objects.
+
+        Runs only while the server is stopped, so no upload is in flight.
+        """
+        swept = []
+        if not self.data_dir.exists():
+            return swept
+        for path in self.data_dir.rglob("*"):
+            if path.is_file() and _INTERRUPTED_UPLOAD.search(path.name):
+                path.unlink()
+                swept.append(path)
+        return swept
+
+    def start(self) -> None:
+        java = shutil.which("java")
+        if java is None:
+            raise StackError("s3: java not found; install Java 17 (apt-get install openjdk-17-jre-headless)")
+        try:
+            jar = s3proxy_jar(self.settings)
+        except JarError as error:
+            raise StackError(f"s3: {error}") from None
+        if port_open(self.settings.s3_host, self.settings.s3_port):
+            raise StackError(
+                f"port {self.settings.s3_port} is taken by another program: stop it or set "
+                "S3_PORT and AWS_ENDPOINT_URL_S3 in .env"
+            )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        swept = self.sweep_interrupted_uploads()
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("a") as log:
+            log.write(f"stack: starting S3Proxy on {self.url}; swept {len(swept)} interrupted uploads\n")
+        config = self.run_dir / "s3" / "s3proxy.properties"
+        config.write_text(self.properties())
+        config.chmod(0o600)
+        command = [
+            java,
+            # A small heap and the serial collector: objects are streamed, not held in memory.
+            "-Xmx256m",
+            "-XX:+UseSerialGC",
+            "-jar",
+            str(jar),
+            "--properties",
+            str(config),
+        ]
+        pid = process.spawn(command, self.log_file, dict(os.environ), cwd=self.run_dir / "s3")
+        process.write_pid(self.pid_file, pid)
+
+    def stop(self) -> bool:
+        stopped = super().stop()
+        os.sync()  # the page cache to disk: a reboot right after `make down` keeps every object
+        return stopped
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
 class Postgres(Component):
@@ -349,5 +479,5 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 
 
 def components(settings: Settings) -> list[Component]:
-    """The native stack in start order (Mage last: its blocks talk to the other two)."""
-    return [LocalStack(settings), Postgres(settings), MageServer(settings)]
+    """The native stack in start order (Mage last: its blocks talk to the others)."""
+    return [S3Server(settings), LocalStack(settings), Postgres(settings), MageServer(settings)]

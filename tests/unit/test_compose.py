@@ -7,6 +7,8 @@ import pytest
 import yaml
 
 from lakehouse.config import ENV_EXAMPLE_FILE, REPO_ROOT, read_env_file
+from lakehouse.jars import S3PROXY
+from ops.stack.components import LOCALSTACK_SERVICES
 
 pytestmark = pytest.mark.unit
 
@@ -18,16 +20,16 @@ def compose() -> dict:
     return yaml.safe_load(COMPOSE_FILE.read_text())
 
 
-def test_the_three_services_are_there(compose: dict):
-    assert set(compose["services"]) == {"localstack", "postgres", "mage"}
+def test_the_four_services_are_there(compose: dict):
+    assert set(compose["services"]) == {"s3", "localstack", "postgres", "mage"}
 
 
-@pytest.mark.parametrize("service", ["localstack", "postgres", "mage"])
+@pytest.mark.parametrize("service", ["s3", "localstack", "postgres", "mage"])
 def test_every_service_has_a_healthcheck(compose: dict, service: str):
     assert compose["services"][service]["healthcheck"]["test"]
 
 
-@pytest.mark.parametrize("service", ["localstack", "postgres", "mage"])
+@pytest.mark.parametrize("service", ["s3", "localstack", "postgres", "mage"])
 def test_ports_are_published_on_loopback_only(compose: dict, service: str):
     ports = compose["services"][service]["ports"]
     assert ports and all(str(port).startswith("127.0.0.1:") for port in ports)
@@ -59,3 +61,29 @@ def test_dockerfile_uses_the_lock_and_fetches_jars():
     assert "requirements/main.lock" in dockerfile
     assert "python -m lakehouse.jars" in dockerfile
     assert "openjdk-17" in dockerfile
+
+
+def test_the_lake_is_on_disk_in_a_named_volume(compose: dict):
+    """Bronze and silver outlive `docker compose down`/`up`, as they outlive the native stack's restarts."""
+    s3 = compose["services"]["s3"]
+    (volume,) = s3["volumes"]
+    name, _, target = volume.partition(":")
+    assert name in compose["volumes"] and target == "/data"
+    mage = compose["services"]["mage"]
+    assert mage["environment"]["AWS_ENDPOINT_URL_S3"] == "http://s3:4580"
+    assert mage["depends_on"]["s3"]["condition"] == "service_healthy"
+
+
+def test_localstack_serves_the_same_services_as_natively_and_no_s3(compose: dict):
+    services = compose["services"]["localstack"]["environment"]["SERVICES"]
+    assert services == LOCALSTACK_SERVICES
+    assert "s3" not in services.split(",")
+
+
+def test_the_s3_image_uses_the_pinned_jar_and_its_hash(compose: dict):
+    build = compose["services"]["s3"]["build"]
+    dockerfile = (REPO_ROOT / build["context"] / build["dockerfile"]).read_text()
+    assert f"ARG S3PROXY_VERSION={S3PROXY.version}" in dockerfile
+    assert f"ARG S3PROXY_SHA256={S3PROXY.sha256}" in dockerfile
+    assert "sha256sum -c" in dockerfile
+    assert compose["services"]["s3"]["image"].endswith(f":{S3PROXY.version}")

@@ -16,7 +16,9 @@ def _settings_with_jars(tmp_path: Path, **environ: str):
 
 
 def test_localstack_endpoint_gives_path_style_plain_http(tmp_path: Path):
-    conf = spark_conf(_settings_with_jars(tmp_path, AWS_ENDPOINT_URL="http://127.0.0.1:4566"))
+    conf = spark_conf(
+        _settings_with_jars(tmp_path, AWS_ENDPOINT_URL="http://127.0.0.1:4566", AWS_ENDPOINT_URL_S3="")
+    )
     assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:4566"
     assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
     assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
@@ -24,8 +26,21 @@ def test_localstack_endpoint_gives_path_style_plain_http(tmp_path: Path):
     assert conf["spark.jars"].count(".jar") == len(JARS)
 
 
+def test_s3_has_an_endpoint_of_its_own(tmp_path: Path):
+    """The lake goes to the disk-backed S3 server, whatever serves the other AWS services."""
+    conf = spark_conf(
+        _settings_with_jars(
+            tmp_path, AWS_ENDPOINT_URL="http://127.0.0.1:4566", AWS_ENDPOINT_URL_S3="http://127.0.0.1:4580"
+        )
+    )
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:4580"
+    assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
+
+
 def test_real_aws_leaves_the_endpoint_to_the_sdk(tmp_path: Path):
-    conf = spark_conf(_settings_with_jars(tmp_path, AWS_ENDPOINT_URL="", AWS_ACCESS_KEY_ID=""))
+    conf = spark_conf(
+        _settings_with_jars(tmp_path, AWS_ENDPOINT_URL="", AWS_ENDPOINT_URL_S3="", AWS_ACCESS_KEY_ID="")
+    )
     assert "spark.hadoop.fs.s3a.endpoint" not in conf
     assert "spark.hadoop.fs.s3a.access.key" not in conf
     assert conf["spark.hadoop.fs.s3a.aws.credentials.provider"].endswith("DefaultAWSCredentialsProviderChain")
