@@ -1,19 +1,32 @@
 """The project's one configuration: `.env` at the repository root, overridden by the environment.
 
-The producer, the Spark jobs, the Mage blocks, the stack manager and the tests all read
-`load_settings()`, so pointing `AWS_ENDPOINT_URL` at real AWS (or leaving it empty) and
-`SPARK_MASTER` at a cluster is all it takes to leave the laptop.
+Every process reads it through `load_settings()`, once: the call without arguments returns the
+same `Settings` for the life of the process, so a long-running loop does not re-read files on
+every pass. `.env.example` documents every variable and holds its default; a value that does not
+parse, or lies outside its range, is a ConfigError that names the variable.
+
+`Settings` holds the platform (AWS, PostgreSQL, Spark, Mage) as plain fields and each stage's
+knobs as a typed section (`settings.silver`, `settings.gold`, `settings.live`,
+`settings.ingestion`, `settings.demo`). Pointing `AWS_ENDPOINT_URL` at real AWS (or leaving it
+empty) and `SPARK_MASTER` at a cluster is all it takes to leave the laptop.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
-from dataclasses import dataclass, fields
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, get_type_hints
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE = REPO_ROOT / ".env"
 ENV_EXAMPLE_FILE = REPO_ROOT / ".env.example"
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 class ConfigError(ValueError):
@@ -37,6 +50,77 @@ def read_env_file(path: Path) -> dict[str, str]:
             value = value[1:-1]
         values[key.strip()] = value
     return values
+
+
+def variable(name: str, low: float | None = None, high: float | None = None) -> Any:
+    """A section field read from the environment variable `name`, within [low, high] if given."""
+    return field(metadata={"variable": name, "low": low, "high": high})
+
+
+def check_schema_name(name: str) -> str:
+    """Schema names are spliced into SQL as identifiers, so only plain lower-case names pass."""
+    if not _SCHEMA_NAME.match(name):
+        raise ConfigError(f"GOLD_SCHEMA={name!r}: use lower-case letters, digits and _ (at most 63)")
+    return name
+
+
+@dataclass(frozen=True)
+class SilverSettings:
+    """Knobs of a bronze-to-silver run (spark_jobs/silver)."""
+
+    future_tolerance_seconds: int = variable("SILVER_FUTURE_TOLERANCE_SECONDS", 0, 86_400 * 365)
+    lookback_hours: int = variable("SILVER_LOOKBACK_HOURS", 0, 24 * 365)
+    max_objects_per_run: int = variable("SILVER_MAX_OBJECTS_PER_RUN", 0, 10_000_000)
+    max_quarantine_share: float = variable("SILVER_MAX_QUARANTINE_SHARE", 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class GoldSettings:
+    """The stock model and gold's load (spark_jobs/gold). Service level and lead time are business
+    choices, not code: a planner changes them without a release."""
+
+    schema: str = variable("GOLD_SCHEMA")
+    service_level: float = variable("SERVICE_LEVEL", 0.5, 0.9999)
+    default_lead_time_days: int = variable("DEFAULT_LEAD_TIME_DAYS", 1, 365)
+    review_period_days: int = variable("REVIEW_PERIOD_DAYS", 1, 90)
+    demand_history_days: int = variable("DEMAND_HISTORY_DAYS", 7, 730)
+    forecast_days: int = variable("FORECAST_DAYS", 1, 90)
+    ewma_alpha: float = variable("EWMA_ALPHA", 0.01, 1.0)
+    overstock_cover_days: float = variable("OVERSTOCK_COVER_DAYS", 1, 3650)
+    late_days: int = variable("GOLD_LATE_DAYS", 0, 365)
+
+    def __post_init__(self) -> None:
+        check_schema_name(self.schema)
+
+    def with_schema(self, schema: str | None) -> GoldSettings:
+        """The same settings for another schema (tests and benchmarks use their own)."""
+        return self if schema is None else dataclasses.replace(self, schema=schema)
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """The continuous path, the pos_live Mage pipeline (spark_jobs/live.py)."""
+
+    poll_seconds: float = variable("LIVE_POLL_SECONDS", 0.0, 3600.0)
+
+
+@dataclass(frozen=True)
+class IngestionSettings:
+    """Kinesis to bronze (ingestion/) when it runs continuously (kinesis_to_bronze_stream)."""
+
+    stream_poll_seconds: float = variable("BRONZE_STREAM_POLL_SECONDS", 0.0, 3600.0)
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """`make demo` (ops/demo.py): the simulated chain, its history and the live phase."""
+
+    backfill_days: float = variable("DEMO_BACKFILL_DAYS", 0.0, 3650.0)
+    stores: int = variable("DEMO_STORES", 1, 1000)
+    products: int = variable("DEMO_PRODUCTS", 1, 100_000)
+    live_seconds: float = variable("DEMO_LIVE_SECONDS", 0.0, 86_400.0)
+    rate: float = variable("DEMO_RATE", 0.01, 10_000.0)
+    seed: int = variable("DEMO_SEED")
 
 
 @dataclass(frozen=True)
@@ -80,6 +164,12 @@ class Settings:
     mage_port: int
     mage_data_dir: Path
 
+    silver: SilverSettings
+    gold: GoldSettings
+    live: LiveSettings
+    ingestion: IngestionSettings
+    demo: DemoSettings
+
     @property
     def postgres_url(self) -> str:
         """The same connection as a URL, for psql and SQLAlchemy."""
@@ -98,6 +188,9 @@ class Settings:
         return bool(self.aws_endpoint_url)
 
 
+SECTIONS = (SilverSettings, GoldSettings, LiveSettings, IngestionSettings, DemoSettings)
+
+
 def _as_bool(name: str, value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -107,11 +200,15 @@ def _as_bool(name: str, value: str) -> bool:
     raise ConfigError(f"{name}={value!r} is not a boolean; use true or false")
 
 
-def _as_int(name: str, value: str) -> int:
+def _as_number(name: str, value: str, kind: type, low: float | None, high: float | None) -> float | int:
     try:
-        return int(value)
+        number = kind(value)
     except ValueError:
-        raise ConfigError(f"{name}={value!r} is not a whole number") from None
+        what = "whole number" if kind is int else "number"
+        raise ConfigError(f"{name}={value!r} is not a {what}; fix it in .env (see .env.example)") from None
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ConfigError(f"{name}={value!r} must be between {low:g} and {high:g}; fix it in .env")
+    return number
 
 
 def _as_path(value: str) -> Path:
@@ -119,8 +216,55 @@ def _as_path(value: str) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
+def _parse(name: str, raw: str, kind: Any, low: float | None = None, high: float | None = None) -> Any:
+    if kind is bool:
+        return _as_bool(name, raw)
+    if kind in (int, float):
+        return _as_number(name, raw, kind, low, high)
+    if kind is Path:
+        return _as_path(raw)
+    if kind == str | None:
+        return raw or None
+    return raw
+
+
+def _lookup(merged: Mapping[str, str], name: str) -> str:
+    if name not in merged:
+        raise ConfigError(f"{name} is not set: add it to .env (see .env.example)")
+    return merged[name]
+
+
+def section_variables(section: type) -> list[str]:
+    """The environment variables a section reads, in field order."""
+    return [item.metadata["variable"] for item in fields(section)]
+
+
+def setting_variables() -> list[str]:
+    """Every variable Settings reads: the platform fields, then each section's."""
+    plain = [item.name.upper() for item in fields(Settings) if item.type not in _SECTION_NAMES]
+    return plain + [name for section in SECTIONS for name in section_variables(section)]
+
+
+_SECTION_NAMES = {section.__name__ for section in SECTIONS}
+
+
+def _read_section(section: type, merged: Mapping[str, str]) -> Any:
+    hints = get_type_hints(section)
+    values = {
+        item.name: _parse(
+            item.metadata["variable"],
+            _lookup(merged, item.metadata["variable"]),
+            hints[item.name],
+            item.metadata["low"],
+            item.metadata["high"],
+        )
+        for item in fields(section)
+    }
+    return section(**values)
+
+
 def merged_environment(
-    env_file: Path | None = ENV_FILE, environ: dict[str, str] | None = None
+    env_file: Path | None = ENV_FILE, environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """`.env.example` defaults, overridden by `.env`, overridden by the process environment."""
     merged = read_env_file(ENV_EXAMPLE_FILE)
@@ -130,28 +274,37 @@ def merged_environment(
     return merged
 
 
-def load_settings(env_file: Path | None = ENV_FILE, environ: dict[str, str] | None = None) -> Settings:
-    """Build Settings from `.env.example` defaults, then `.env`, then the process environment.
+def read_settings(env_file: Path | None = ENV_FILE, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from `.env.example` defaults, then `env_file`, then `environ` (the process's if None).
 
-    `.env.example` documents every variable and supplies its default, so a fresh checkout
-    works before `.env` exists; a variable missing from all three is a ConfigError.
+    `read_settings(env_file=None, environ={})` is `.env.example` alone: what tests pin.
     """
     merged = merged_environment(env_file, environ)
+    hints = get_type_hints(Settings)
     values: dict[str, object] = {}
-    for field in fields(Settings):
-        name = field.name.upper()
-        if name not in merged:
-            raise ConfigError(f"{name} is not set: add it to .env (see .env.example)")
-        raw = merged[name]
-        kind = field.type  # a string: this module uses postponed annotations
-        if kind == "int":
-            values[field.name] = _as_int(name, raw)
-        elif kind == "bool":
-            values[field.name] = _as_bool(name, raw)
-        elif kind == "Path":
-            values[field.name] = _as_path(raw)
-        elif kind == "str | None":
-            values[field.name] = raw or None
+    for item in fields(Settings):
+        kind = hints[item.name]
+        if kind in SECTIONS:
+            values[item.name] = _read_section(kind, merged)
         else:
-            values[field.name] = raw
+            name = item.name.upper()
+            values[item.name] = _parse(name, _lookup(merged, name), kind)
     return Settings(**values)
+
+
+@functools.cache
+def _process_settings() -> Settings:
+    return read_settings()
+
+
+def load_settings(env_file: Path | None = ENV_FILE, environ: Mapping[str, str] | None = None) -> Settings:
+    """This process's Settings, read once; with arguments, a fresh read of exactly those sources."""
+    if env_file == ENV_FILE and environ is None:
+        return _process_settings()
+    return read_settings(env_file, environ)
+
+
+def reload_settings() -> Settings:
+    """Forget the settings read so far and read them again (after changing the environment)."""
+    _process_settings.cache_clear()
+    return _process_settings()
