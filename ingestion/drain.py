@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from ingestion.bronze_format import BronzeEvent, decode_object, encode_object, object_key, stream_prefix
-from ingestion.checkpoints import Checkpoint, CheckpointStore
+from ingestion.checkpoints import Checkpoint, CheckpointStore, StreamIdentity, StreamRecreatedError
 from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.contracts.envelope import deaggregate
@@ -257,6 +257,8 @@ def drain(
             f"cannot reach AWS at {error.kwargs.get('endpoint_url')}: is LocalStack running (`make status`)? "
             "Checkpoints are kept; rerun to resume where this run stopped."
         ) from None
+    except StreamRecreatedError as error:
+        raise IngestionError(str(error)) from None
     except ClientError as error:
         if error.response["Error"]["Code"] == "ResourceNotFoundException":
             raise IngestionError(
@@ -269,10 +271,11 @@ def drain(
 
 
 def _drain_all(kinesis, writer, store, summary, max_events, should_stop, read_limit) -> None:
+    # Before any sequence number is used: the checkpoints must be this stream's.
+    checkpoints = store.bind(StreamIdentity.of(kinesis, writer.stream))
     shards = list_shards(kinesis, writer.stream)
     known = {shard["ShardId"] for shard in shards}
     summary.shards = len(shards)
-    checkpoints = store.load()
     for shard_id, checkpoint in list(checkpoints.items()):
         checkpoints[shard_id], recovered = writer.recover(checkpoint)
         summary.recovered_objects += recovered

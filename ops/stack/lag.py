@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from ingestion.checkpoints import StreamIdentity, identity_problem
 from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.db import connect
@@ -18,25 +19,77 @@ from lakehouse.db import connect
 PIPELINES = ("kinesis_to_bronze", "bronze_to_silver", "silver_to_gold")
 
 
-def kinesis_backlog(settings: Settings) -> str:
-    """How far behind the stream's tip the bronze checkpoints are, per shard (MillisBehindLatest)."""
-    kinesis = client("kinesis", settings)
+def _checkpoint_rows(settings: Settings, stream: str) -> list[tuple]:
+    """(shard_id, sequence_number, identity or None) of each checkpoint of `stream`; [] before any."""
     with connect(settings) as connection, connection.cursor() as cursor:
-        cursor.execute("select to_regclass('ingestion.kinesis_checkpoints') is not null")
-        exists = cursor.fetchone()[0]
-        checkpoints = {}
-        if exists:
+        cursor.execute(
+            "select count(*) from information_schema.columns where table_schema = 'ingestion' "
+            "and table_name = 'kinesis_checkpoints' and column_name in ('stream_arn', 'stream_created_at')"
+        )
+        identity_columns = cursor.fetchone()[0] == 2
+        if identity_columns:
             cursor.execute(
-                "select shard_id, sequence_number from ingestion.kinesis_checkpoints where stream = %s",
-                (settings.kinesis_stream,),
+                "select shard_id, sequence_number, stream_arn, stream_created_at "
+                "from ingestion.kinesis_checkpoints where stream = %s",
+                (stream,),
             )
-            checkpoints = dict(cursor.fetchall())
-    parts = []
-    for shard in kinesis.list_shards(StreamName=settings.kinesis_stream)["Shards"]:
+        else:
+            cursor.execute("select to_regclass('ingestion.kinesis_checkpoints') is not null")
+            if not cursor.fetchone()[0]:
+                return []
+            cursor.execute(
+                "select shard_id, sequence_number, null, null from ingestion.kinesis_checkpoints "
+                "where stream = %s",
+                (stream,),
+            )
+        return [
+            (shard, sequence, StreamIdentity(arn, created) if arn else None)
+            for shard, sequence, arn, created in cursor.fetchall()
+        ]
+
+
+def retention_warning(
+    shard_id: str, oldest_unread: datetime | None, retention_hours: int, now: datetime
+) -> str | None:
+    """A warning when a shard's checkpoint is older than half the stream's retention, else None.
+
+    The checkpoint's age is that of the oldest record it has not read: past the retention
+    Kinesis drops it unread, and bronze never sees it.
+    """
+    if oldest_unread is None:
+        return None
+    behind = now - oldest_unread
+    if behind <= timedelta(hours=retention_hours) / 2:
+        return None
+    return (
+        f"WARNING {shard_id}: checkpoint {behind.total_seconds() / 3600:.1f} h old, and Kinesis keeps "
+        f"records {retention_hours} h: what is not drained by then is lost. Drain now "
+        "(`.venv/bin/python -m ops.mage kinesis_to_bronze`) and see why the schedule does not (`make logs`)"
+    )
+
+
+def kinesis_backlog(settings: Settings, now: datetime | None = None) -> str:
+    """How far behind the stream's tip the bronze checkpoints are, per shard (MillisBehindLatest).
+
+    Says so instead when the checkpoints belong to an earlier stream of the same name, and warns
+    when a shard's checkpoint is older than half the stream's retention.
+    """
+    now = now or datetime.now(UTC)
+    stream = settings.kinesis_stream
+    kinesis = client("kinesis", settings)
+    summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+    current = StreamIdentity(summary["StreamARN"], summary["StreamCreationTimestamp"])
+    rows = _checkpoint_rows(settings, stream)
+    problem = identity_problem(stream, (identity for _, _, identity in rows), current)
+    if problem:
+        return f"STREAM RECREATED: {problem}"
+    checkpoints = {shard: sequence for shard, sequence, _ in rows}
+    parts, warnings = [], []
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
         if "EndingSequenceNumber" in shard.get("SequenceNumberRange", {}):
             continue  # closed after a reshard
         sequence = checkpoints.get(shard["ShardId"])
-        arguments = {"StreamName": settings.kinesis_stream, "ShardId": shard["ShardId"]}
+        arguments = {"StreamName": stream, "ShardId": shard["ShardId"]}
         if sequence:
             arguments |= {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": sequence}
         else:
@@ -44,9 +97,14 @@ def kinesis_backlog(settings: Settings) -> str:
         iterator = kinesis.get_shard_iterator(**arguments)["ShardIterator"]
         response = kinesis.get_records(ShardIterator=iterator, Limit=1)
         behind = response.get("MillisBehindLatest", 0) / 1000
-        waiting = "records waiting" if response["Records"] else "caught up"
+        records = response["Records"]
+        waiting = "records waiting" if records else "caught up"
         parts.append(f"{shard['ShardId'][-3:]}: {waiting}, {behind:.0f} s behind")
-    return "; ".join(parts) or "no open shards"
+        oldest = records[0]["ApproximateArrivalTimestamp"] if records else None
+        warning = retention_warning(shard["ShardId"], oldest, summary["RetentionPeriodHours"], now)
+        if warning:
+            warnings.append(warning)
+    return "; ".join([*warnings, *parts]) or "no open shards"
 
 
 def last_successful_runs(settings: Settings) -> str:
