@@ -1,4 +1,8 @@
-"""Run the benchmarks, print a table of figures against their targets, and save them as JSON."""
+"""Run the benchmarks, print a table of figures against their targets, and save them as JSON.
+
+Every run is kept as `bench/results/<UTC time>-<benchmarks>.json`; `latest.json` is a copy of the
+newest, so a partial run (one benchmark) never replaces the only record of a full one.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +43,11 @@ def discover(only: list[str]) -> list[str]:
             raise SystemExit(f"unknown benchmark(s): {', '.join(sorted(unknown))}; have: {', '.join(names)}")
         names = [name for name in names if name.removeprefix("bench_") in only]
     return names
+
+
+def run_file_name(when: time.struct_time, only: list[str]) -> str:
+    """A name per run that sorts by time and says what ran: `20261201T001500Z-silver-gold.json`."""
+    return f"{time.strftime('%Y%m%dT%H%M%SZ', when)}-{'-'.join(only) if only else 'all'}.json"
 
 
 def print_table(rows: list[dict]) -> None:
@@ -84,15 +93,17 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table(rows)
     RESULTS_DIR.mkdir(exist_ok=True)
+    now = time.gmtime()
     report = {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", now),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
         "figures": rows,
         "failed": failed,
     }
-    output = RESULTS_DIR / "latest.json"
+    output = RESULTS_DIR / run_file_name(now, arguments.only)
     output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten to {output}")
+    (RESULTS_DIR / "latest.json").write_text(output.read_text())
+    print(f"\nwritten to {output} (and latest.json)")
     if failed:
         print(f"benchmarks that crashed: {', '.join(failed)}", file=sys.stderr)
         return 1
