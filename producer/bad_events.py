@@ -1,8 +1,9 @@
 """Bad input on purpose, so the pipeline's validation, quarantine and dedup can be scored.
 
-`--bad-rate r` gives each business event (sale, delivery, stock_count) a chance `r` of one
-defect, the class drawn uniformly from the enabled ones, so each of the seven classes comes
-at about `r / 7` of the business events. Reference snapshots are never touched.
+`--bad-rate r` gives each business event (sale, delivery, stock_count, purchase_order,
+promotion) a chance `r` of one defect, the class drawn uniformly from the enabled ones, so
+each of the seven classes comes at about `r / 7` of the business events. Reference snapshots
+are never touched.
 
 Invalid classes add an extra, broken copy of the event with a fresh `event_id` (and, for a
 sale, a fresh `basket_id`); they never replace a real event, so the valid events alone
@@ -12,8 +13,12 @@ reproduce the truth exactly and a correct pipeline quarantines every one of them
   single quotes);
 - `missing_field`: a required field removed (envelope, event or line level; never event_id);
 - `wrong_type`: a field with the wrong JSON type (quantity as a string, money as a number...);
-- `bad_quantity`: a line quantity of zero or below (a negative counted quantity for counts);
-- `unknown_sku`: a line SKU that is not in the catalog.
+- `bad_quantity`: a line quantity of zero or below (a negative counted quantity for counts, a
+  discount outside 1..90 % for promotions);
+- `unknown_sku`: a line SKU (for promotions, one of its SKUs) that is not in the catalog.
+
+A broken copy of a promotion keeps its promotion_id: silver must reject it for its defect, and
+the real announcement must still be accepted.
 
 Valid classes change delivery, not content; the event is real and must be counted once:
 
@@ -34,7 +39,14 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
-from lakehouse.contracts.events import BUSINESS_EVENT_TYPES, DELIVERY, SALE, STOCK_COUNT
+from lakehouse.contracts.events import (
+    BUSINESS_EVENT_TYPES,
+    DELIVERY,
+    PROMOTION,
+    PURCHASE_ORDER,
+    SALE,
+    STOCK_COUNT,
+)
 from producer.events import Event, encode, random_uuid
 from producer.truth import GroundTruth
 
@@ -54,13 +66,41 @@ _REQUIRED = {
     SALE: ("event_type", "schema_version", "event_time", "store_id", "basket_id", "payment_method", "lines"),
     DELIVERY: ("event_type", "schema_version", "event_time", "store_id", "order_id", "lines"),
     STOCK_COUNT: ("event_type", "schema_version", "event_time", "store_id", "count_id", "lines"),
+    PURCHASE_ORDER: (
+        "event_type",
+        "schema_version",
+        "event_time",
+        "store_id",
+        "order_id",
+        "ordered_at",
+        "expected_at",
+        "lines",
+    ),
+    # store_id and store_ids are null on chain-wide promotions: removing them breaks nothing.
+    PROMOTION: (
+        "event_type",
+        "schema_version",
+        "event_time",
+        "promotion_id",
+        "skus",
+        "discount_percent",
+        "first_day",
+        "last_day",
+    ),
 }
 _REQUIRED_LINE = {
     SALE: ("sku", "quantity", "unit_price", "discount"),
     DELIVERY: ("sku", "quantity"),
     STOCK_COUNT: ("sku", "counted_quantity"),
+    PURCHASE_ORDER: ("sku", "quantity"),
 }
-_QUANTITY_FIELD = {SALE: "quantity", DELIVERY: "quantity", STOCK_COUNT: "counted_quantity"}
+_QUANTITY_FIELD = {
+    SALE: "quantity",
+    DELIVERY: "quantity",
+    STOCK_COUNT: "counted_quantity",
+    PURCHASE_ORDER: "quantity",
+}
+DISCOUNT_RANGE = (1, 90)  # percent, as the promotion schema allows
 _RECENT_EVENTS = 64
 
 
@@ -198,7 +238,7 @@ class BadInputInjector:
 
     def _missing_field(self, document: dict) -> tuple[bytes, str]:
         event_type = document["event_type"]
-        lines = document["lines"]
+        lines = document.get("lines")
         if lines and self.rng.random() < 0.4:
             name = self.rng.choice(_REQUIRED_LINE[event_type])
             position = self.rng.randrange(len(lines))
@@ -210,6 +250,8 @@ class BadInputInjector:
 
     def _wrong_type(self, document: dict) -> tuple[bytes, str]:
         event_type = document["event_type"]
+        if event_type == PROMOTION:
+            return self._promotion_wrong_type(document)
         line = document["lines"][0]
         choices = ["event_time", "store_id", "schema_version", "lines", "line_quantity"]
         if event_type == SALE:
@@ -234,8 +276,30 @@ class BadInputInjector:
         line[name] = str(line[name])
         return encode(document), f"lines[0].{name} as a string"
 
+    def _promotion_wrong_type(self, document: dict) -> tuple[bytes, str]:
+        field = self.rng.choice(["event_time", "schema_version", "skus", "discount_percent", "first_day"])
+        if field == "event_time":
+            document["event_time"] = 1_700_000_000_000
+            return encode(document), "event_time as epoch milliseconds (number)"
+        if field == "schema_version":
+            document["schema_version"] = str(document["schema_version"])
+            return encode(document), "schema_version as a string"
+        if field == "skus":
+            document["skus"] = {"0": document["skus"][0]}
+            return encode(document), "skus as an object"
+        if field == "discount_percent":
+            document["discount_percent"] = str(document["discount_percent"])
+            return encode(document), "discount_percent as a string"
+        document["first_day"] = int(document["first_day"].replace("-", ""))
+        return encode(document), "first_day as a number (YYYYMMDD)"
+
     def _bad_quantity(self, document: dict) -> tuple[bytes, str]:
         event_type = document["event_type"]
+        if event_type == PROMOTION:
+            low, high = DISCOUNT_RANGE
+            value = self.rng.choice((self.rng.randint(-5, low - 1), self.rng.randint(high + 1, 150)))
+            document["discount_percent"] = value
+            return encode(document), f"discount_percent = {value}"
         name = _QUANTITY_FIELD[event_type]
         position = self.rng.randrange(len(document["lines"]))
         # A counted quantity of zero is a real empty shelf, so counts only get negatives.
@@ -246,10 +310,16 @@ class BadInputInjector:
         return encode(document), f"lines[{position}].{name} = {value}"
 
     def _unknown_sku(self, document: dict) -> tuple[bytes, str]:
-        lines = document["lines"]
-        position = self.rng.randrange(len(lines))
         # Catalog SKUs have five digits (at most 99,999 products), so six digits are unknown
         # while still matching the schema's pattern: only a lookup against products finds it.
+        if document["event_type"] == PROMOTION:
+            skus = document["skus"]
+            position = self.rng.randrange(len(skus))
+            sku = f"SKU-{self.rng.randrange(100_000, 1_000_000)}"
+            skus[position] = sku
+            return encode(document), f"skus[{position}] = {sku} (not in the catalog)"
+        lines = document["lines"]
+        position = self.rng.randrange(len(lines))
         sku = f"SKU-{self.rng.randrange(100_000, 1_000_000)}"
         lines[position]["sku"] = sku
         return encode(document), f"lines[{position}].sku = {sku} (not in the catalog)"

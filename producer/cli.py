@@ -49,7 +49,8 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m producer",
-        description="POS store simulator: sales, deliveries, stock counts and reference snapshots "
+        description="POS store simulator: sales, purchase orders, deliveries, stock counts, promotions and "
+        "reference snapshots "
         "to a Kinesis stream (LocalStack by default), with a ground-truth file to score the pipeline.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -77,6 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--traffic-scale", type=float, default=1.0, help="backfill: multiply every store's basket rate"
     )
     model.add_argument(
+        "--supplier-fault-share",
+        type=float,
+        default=0.03,
+        help="share of purchase orders the supplier delivers short (10-60 %% of each line missing) "
+        "or a day late, recorded in the truth (default 0.03)",
+    )
+    model.add_argument(
+        "--promotion-notice-days",
+        type=int,
+        default=7,
+        help="promotions are announced this many days before their first day (default 7)",
+    )
+    model.add_argument(
         "--bad-rate",
         type=float,
         default=0.0,
@@ -89,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated classes to inject (default all: {', '.join(BAD_CLASSES)})",
     )
     model.add_argument(
-        "--truth-file", type=Path, help="write the ground truth (stockouts, orders, bad events) as JSON here"
+        "--truth-file",
+        type=Path,
+        help="write the ground truth (stockouts and causes, orders, supplier faults, promotions, daily "
+        "demand and stock per store-SKU, bad events) as JSON here",
     )
 
     output = parser.add_argument_group("delivery")
@@ -161,6 +178,8 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         traffic_scale=args.traffic_scale,
         bad_rate=args.bad_rate,
         bad_classes=classes,
+        supplier_fault_share=args.supplier_fault_share,
+        promotion_notice_days=args.promotion_notice_days,
     )
     try:
         config.validate()

@@ -5,6 +5,12 @@ store-size base rate and a daily noise factor, drawn as Poisson counts. What a b
 follows a Zipf-like popularity per SKU, perturbed per store, lifted while the SKU is on
 promotion. Replenishment forecasts use the same model without promotions, which is one of the
 ways real stockouts happen.
+
+Promotions are planned per week (Monday to Sunday, store-local business days) from the seed
+alone, so the producer can announce a week's promotions before it starts and sales then use
+exactly those: the same ids, SKUs, discount and days. `WeekPlan` holds one week's promotions
+and the pick weights they give every store; `expected_units` is the simulator's mean demand of
+a store-day, for the ground truth.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import itertools
 import math
 import random
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from producer.catalog import Catalog, Store
 
@@ -45,11 +52,41 @@ PROMOTION_DISCOUNTS = (10, 15, 20, 25, 30)  # percent off the shelf price
 PROMOTION_ELASTICITY = 4.0  # demand lift = 1 + elasticity * discount: 20 % off sells 1.8x
 
 
+# Week numbers (in promotion ids) count from the Monday before the Unix epoch.
+EPOCH_MONDAY = date(1969, 12, 29)
+PLANS_KEPT = 4  # week plans cached: stores in different time zones straddle two weeks at most
+
+
 @dataclass(frozen=True)
 class Promotion:
+    """A chain-wide promotion: one discount on several SKUs for one week."""
+
     promotion_id: str
     discount_percent: int
     lift: float
+    products: tuple[int, ...]  # catalog indexes of its SKUs
+    first_day: date
+    last_day: date
+
+
+@dataclass(frozen=True)
+class WeekPlan:
+    """One promotion week: its promotions and what shoppers of each store pick while they run."""
+
+    monday: date
+    promotions: tuple[Promotion, ...]
+    by_product: dict[int, Promotion]
+    cum_weights: list[list[float]]  # per store, for random.choices
+    shares: list[list[float]]  # per store: the probability that one pick is each SKU
+
+
+def monday_of(day: date) -> date:
+    """The Monday starting the promotion week of a store-local business day."""
+    return day - timedelta(days=day.weekday())
+
+
+def week_number(monday: date) -> int:
+    return (monday - EPOCH_MONDAY).days // 7
 
 
 def poisson(rng: random.Random, mean: float) -> int:
@@ -64,11 +101,6 @@ def poisson(rng: random.Random, mean: float) -> int:
             product *= rng.random()
         return count
     return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-
-
-def week_of(epoch_ms: int) -> int:
-    """Weeks since the Monday before the Unix epoch; promotions change at Monday 00:00 UTC."""
-    return (epoch_ms // 86_400_000 + 3) // 7
 
 
 class DemandModel:
@@ -99,41 +131,59 @@ class DemandModel:
             [weight * rng.lognormvariate(0.0, STORE_POPULARITY_SIGMA) for weight in chain]
             for _ in catalog.stores
         ]
-        self._week: int | None = None
-        self._promotions: dict[int, Promotion] = {}
-        self._cum_weights: list[list[float]] = []
+        self._promotions: dict[date, tuple[Promotion, ...]] = {}
+        self._plans: dict[date, WeekPlan] = {}
 
-    def promotions(self, week: int) -> dict[int, Promotion]:
-        """Product index -> promotion running that week, the same in every store."""
-        self._switch_week(week)
-        return self._promotions
+    def promotions(self, monday: date) -> tuple[Promotion, ...]:
+        """The week's promotions, from the seed alone: what is announced is what runs.
 
-    def cum_weights(self, store_index: int, week: int) -> list[float]:
-        """Cumulative pick weights of the store's SKUs that week, for `random.choices`."""
-        self._switch_week(week)
-        return self._cum_weights[store_index]
-
-    def _switch_week(self, week: int) -> None:
-        if week == self._week:
-            return
+        `promo_share` of the catalog is drawn each week, each SKU with a discount; SKUs with the
+        same discount form one promotion.
+        """
+        found = self._promotions.get(monday)
+        if found is not None:
+            return found
+        week = week_number(monday)
         rng = random.Random(f"{self.seed}:promotions:{week}")
         count = len(self.catalog.products)
         chosen = sorted(rng.sample(range(count), round(self.promo_share * count)))
-        self._promotions = {}
-        for number, index in enumerate(chosen, start=1):
-            discount = rng.choice(PROMOTION_DISCOUNTS)
-            self._promotions[index] = Promotion(
-                promotion_id=f"PR-{week:05d}-{number:03d}",
+        by_discount: dict[int, list[int]] = {}
+        for index in chosen:
+            by_discount.setdefault(rng.choice(PROMOTION_DISCOUNTS), []).append(index)
+        found = tuple(
+            Promotion(
+                promotion_id=f"PR-{week:05d}-{number:02d}",
                 discount_percent=discount,
                 lift=1.0 + PROMOTION_ELASTICITY * discount / 100,
+                products=tuple(by_discount[discount]),
+                first_day=monday,
+                last_day=monday + timedelta(days=6),
             )
-        self._cum_weights = []
+            for number, discount in enumerate(sorted(by_discount), start=1)
+        )
+        self._promotions[monday] = found
+        return found
+
+    def week(self, monday: date) -> WeekPlan:
+        """The pick weights of every store during one promotion week (cached for a few weeks)."""
+        plan = self._plans.get(monday)
+        if plan is not None:
+            return plan
+        promotions = self.promotions(monday)
+        by_product = {index: promotion for promotion in promotions for index in promotion.products}
+        cum_weights, shares = [], []
         for weights in self.store_weights:
             lifted = list(weights)
-            for index, promotion in self._promotions.items():
+            for index, promotion in by_product.items():
                 lifted[index] *= promotion.lift
-            self._cum_weights.append(list(itertools.accumulate(lifted)))
-        self._week = week
+            total = sum(lifted)
+            cum_weights.append(list(itertools.accumulate(lifted)))
+            shares.append([weight / total for weight in lifted])
+        plan = WeekPlan(monday, promotions, by_product, cum_weights, shares)
+        if len(self._plans) >= PLANS_KEPT:
+            del self._plans[min(self._plans)]
+        self._plans[monday] = plan
+        return plan
 
     def baskets_per_hour(self, store: Store, local_hour: int, weekday: int, day_factor: float) -> float:
         """Expected baskets in one open hour of a store."""
@@ -160,6 +210,16 @@ class DemandModel:
         weights = self.store_weights[store_index]
         total = sum(weights)
         return [units * weight / total for weight in weights]
+
+    def expected_baskets(self, store: Store, weekday: int) -> float:
+        """Mean baskets of a whole business day: the open hours' rates times E[daily noise]."""
+        open_hours = [hour % 24 for hour in range(store.opens_hour, store.closes_hour)]
+        noise_mean = math.exp(DAILY_NOISE_SIGMA**2 / 2)  # mean of the log-normal day factor
+        return sum(self.baskets_per_hour(store, hour, weekday, noise_mean) for hour in open_hours)
+
+    def units_per_basket(self) -> float:
+        """Mean units a basket asks for: picks (1 + geometric extras) times mean quantity."""
+        return self.mean_basket_lines * MEAN_QUANTITY
 
     def live_store_weight(self, store: Store, local_hour: int) -> float:
         """A store's share of the live basket rate at a local hour (closed hours floored)."""

@@ -16,9 +16,13 @@ DELIVERY = "delivery"
 STOCK_COUNT = "stock_count"
 STORE = "store"
 PRODUCT = "product"
+PURCHASE_ORDER = "purchase_order"
+PROMOTION = "promotion"
 
-EVENT_TYPES = (SALE, DELIVERY, STOCK_COUNT, STORE, PRODUCT)
-BUSINESS_EVENT_TYPES = (SALE, DELIVERY, STOCK_COUNT)
+EVENT_TYPES = (SALE, DELIVERY, STOCK_COUNT, STORE, PRODUCT, PURCHASE_ORDER, PROMOTION)
+# What happens in the business, as opposed to reference snapshots: the events that bad input
+# may corrupt, resend or delay.
+BUSINESS_EVENT_TYPES = (SALE, DELIVERY, STOCK_COUNT, PURCHASE_ORDER, PROMOTION)
 REFERENCE_EVENT_TYPES = (STORE, PRODUCT)
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"

@@ -72,8 +72,39 @@ def test_invalid_classes_fail_where_the_pipeline_should_catch_them(dirty):
             assert _schema_errors(event.payload), event.payload
         elif event.bad_class == "unknown_sku":
             assert not _schema_errors(event.payload), "well-formed: only a catalog lookup catches it"
-            document = json.loads(event.payload)
-            assert any(line["sku"] not in skus for line in document["lines"])
+            assert _named_skus(json.loads(event.payload)) - skus
+
+
+def _named_skus(document: dict) -> set[str]:
+    if document["event_type"] == "promotion":
+        return set(document["skus"])
+    return {line["sku"] for line in document["lines"]}
+
+
+def test_purchase_orders_and_promotions_get_every_invalid_class():
+    """Every new event gets a broken copy: each class breaks it as silver will see it."""
+    classes = ("missing_field", "wrong_type", "bad_quantity", "unknown_sku")
+    simulation = Simulation(SimulationConfig(**BASE, bad_rate=1.0, bad_classes=classes))
+    events = list(simulation)
+    skus = simulation.catalog.sku_set()
+    real = {e.event_id: json.loads(e.payload) for e in events if e.bad_class is None}
+    entries = {entry["seq"]: entry for entry in simulation.truth.bad_events}
+    seen = Counter()
+    for event in events:
+        if event.bad_class is None or event.event_type not in ("purchase_order", "promotion"):
+            continue
+        seen[(event.event_type, event.bad_class)] += 1
+        document = json.loads(event.payload)
+        original = real[entries[event.seq]["original_event_id"]]
+        if event.event_type == "promotion":
+            assert document.get("promotion_id", original["promotion_id"]) == original["promotion_id"]
+        if event.bad_class == "unknown_sku":
+            assert not _schema_errors(event.payload) and _named_skus(document) - skus
+        else:
+            assert _schema_errors(event.payload), (event.bad_class, document)
+        if event.bad_class == "bad_quantity" and event.event_type == "promotion":
+            assert not 1 <= document["discount_percent"] <= 90
+    assert set(seen) == {(kind, bad) for kind in ("purchase_order", "promotion") for bad in classes}
 
 
 def test_valid_classes_are_real_events_resent_or_delayed(dirty):
