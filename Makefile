@@ -5,12 +5,14 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 LS_VENV := .venv-localstack
+DASH_VENV := .venv-dashboard
 PY := $(VENV)/bin/python
 STACK := $(PY) -m ops.stack
 PYTEST_ARGS ?=
 
 # Stamp files make `make setup` idempotent: a step reruns only when its inputs change.
-SETUP_STAMPS := $(VENV)/.installed $(LS_VENV)/.installed .cache/jars/.verified .cache/localstack/.kinesis-mock
+SETUP_STAMPS := $(VENV)/.installed $(LS_VENV)/.installed $(DASH_VENV)/.installed .cache/jars/.verified \
+                .cache/localstack/.kinesis-mock
 
 .PHONY: help setup system-packages up down status logs psql alerts clean live test test-unit test-integration \
         lint format bench demo
@@ -45,6 +47,12 @@ $(LS_VENV)/.installed: requirements/localstack.lock
 	@echo "installing LocalStack into its own environment $(LS_VENV) (requirements/localstack.lock)"
 	@test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
 	@$(LS_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/localstack.lock
+	@touch $@
+
+$(DASH_VENV)/.installed: requirements/dashboard.lock
+	@echo "installing the dashboard into its own environment $(DASH_VENV) (requirements/dashboard.lock, hashes checked)"
+	@test -x $(DASH_VENV)/bin/python || $(PYTHON) -m venv $(DASH_VENV)
+	@$(DASH_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dashboard.lock
 	@touch $@
 
 .cache/jars/.verified: lakehouse/jars.py $(VENV)/.installed

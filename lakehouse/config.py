@@ -7,8 +7,8 @@ parse, or lies outside its range, is a ConfigError that names the variable.
 
 `Settings` holds the platform (AWS, PostgreSQL, Spark, Mage) as plain fields and each stage's
 knobs as a typed section (`settings.silver`, `settings.gold`, `settings.live`,
-`settings.ingestion`, `settings.demo`). Pointing `AWS_ENDPOINT_URL` at real AWS (or leaving it
-empty) and `SPARK_MASTER` at a cluster is all it takes to leave the laptop.
+`settings.ingestion`, `settings.demo`, `settings.dashboard`). Pointing `AWS_ENDPOINT_URL` at real
+AWS (or leaving it empty) and `SPARK_MASTER` at a cluster is all it takes to leave the laptop.
 """
 
 from __future__ import annotations
@@ -124,6 +124,22 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class DashboardSettings:
+    """The dashboard (dashboard/, `make dashboard`): where it listens, how long a query may run, and
+    the passwords of the demo logins `make demo` creates (`make setup` generates them when empty)."""
+
+    host: str = variable("DASHBOARD_HOST")
+    port: int = variable("DASHBOARD_PORT", 1, 65535)
+    statement_timeout_ms: int = variable("DASHBOARD_STATEMENT_TIMEOUT_MS", 100, 600_000)
+    demo_analyst_password: str = variable("DASHBOARD_DEMO_ANALYST_PASSWORD")
+    demo_manager_password: str = variable("DASHBOARD_DEMO_MANAGER_PASSWORD")
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of the project; field names are the lower-cased variable names."""
 
@@ -169,6 +185,7 @@ class Settings:
     live: LiveSettings
     ingestion: IngestionSettings
     demo: DemoSettings
+    dashboard: DashboardSettings
 
     @property
     def postgres_url(self) -> str:
@@ -188,7 +205,7 @@ class Settings:
         return bool(self.aws_endpoint_url)
 
 
-SECTIONS = (SilverSettings, GoldSettings, LiveSettings, IngestionSettings, DemoSettings)
+SECTIONS = (SilverSettings, GoldSettings, LiveSettings, IngestionSettings, DemoSettings, DashboardSettings)
 
 
 def _as_bool(name: str, value: str) -> bool:

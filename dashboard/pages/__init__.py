@@ -1,0 +1,13 @@
+"""The dashboard's pages, in menu order: each module has `render(gold, role, stores)`."""
+
+from __future__ import annotations
+
+from dashboard.pages import alerts, customer_behaviour, inventory_risk, pipeline_health, store_performance
+
+PAGES = {
+    "Store performance": store_performance,
+    "Inventory risk": inventory_risk,
+    "Alerts": alerts,
+    "Customer behaviour": customer_behaviour,
+    "Pipeline health": pipeline_health,
+}
