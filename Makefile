@@ -67,9 +67,11 @@ $(DASH_VENV)/.installed: requirements/dashboard.lock
 		$(LS_VENV)/bin/python -m localstack.cli.lpm install kinesis-mock
 	@touch $@
 
-.env:
-	@cp .env.example .env
-	@echo "wrote .env from .env.example"
+# .env (mode 0600, umask 077) from .env.example when missing; every empty password generated.
+# Phony: it runs on every setup, so a secret added to .env.example later is filled in too.
+.PHONY: .env
+.env: $(VENV)/.installed
+	@umask 077; $(PY) -m ops.stack.private_files
 
 up: setup ## start the stack (Docker if an engine answers, else host processes) and create resources
 	@$(STACK) up

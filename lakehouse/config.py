@@ -179,6 +179,8 @@ class Settings:
     mage_host: str
     mage_port: int
     mage_data_dir: Path
+    mage_owner_email: str
+    mage_owner_password: str
 
     silver: SilverSettings
     gold: GoldSettings

@@ -17,6 +17,7 @@ from pathlib import Path
 from lakehouse.config import REPO_ROOT, Settings, load_settings
 from ops.stack import process
 from ops.stack.components import Component, StackError, components
+from ops.stack.private_files import secure_run_dir
 
 START_TIMEOUTS = {"s3": 60.0, "localstack": 90.0, "postgres": 60.0, "mage": 180.0}
 
@@ -72,6 +73,7 @@ def start_native(settings: Settings, names: Iterable[str] | None = None, log=pri
     """Start the named components (all by default) unless already healthy; return those started."""
     started = []
     wanted = set(names) if names else None
+    secure_run_dir(settings.stack_run_dir)  # umask 077 from here on, for the services too
     for component in components(settings):
         if wanted is not None and component.name not in wanted:
             continue
@@ -109,7 +111,7 @@ INFRASTRUCTURE = ("s3", "localstack", "postgres")
 def up(settings: Settings) -> int:
     mode, reason = choose_mode(settings)
     print(f"stack mode: {mode} ({reason})")
-    settings.stack_run_dir.mkdir(parents=True, exist_ok=True)
+    secure_run_dir(settings.stack_run_dir)
     _mode_file(settings).write_text(mode + "\n")
     # The resources come before Mage: its every-minute schedules start with it, and a job
     # that ran before Terraform would create a bucket Terraform then fails to create.
@@ -153,10 +155,12 @@ def create_resources(settings: Settings) -> None:
 
 def print_urls(settings: Settings) -> None:
     print("")
-    print(f"  Mage UI     {settings.mage_url}")
+    print(f"  Mage UI     {settings.mage_url}   (log in as {settings.mage_owner_email})")
     print(f"  LocalStack  {settings.aws_endpoint_url or 'real AWS'}")
     print(f"  S3 (lake)   {settings.aws_endpoint_url_s3 or settings.aws_endpoint_url or 'real AWS'}")
-    print(f"  Postgres    {settings.postgres_url}   (make psql)")
+    where = f"{settings.postgres_host}:{settings.postgres_port}/{settings.postgres_db}"
+    print(f"  Postgres    postgresql://{settings.postgres_user}@{where}   (make psql)")
+    print("  Passwords   in .env (mode 0600): MAGE_OWNER_PASSWORD, POSTGRES_PASSWORD")
 
 
 def down(settings: Settings) -> int:

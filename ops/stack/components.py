@@ -434,14 +434,19 @@ class MageServer(Component):
         return Health(True, self.settings.mage_url)
 
     def start(self) -> None:
-        mage = MAIN_VENV / "bin" / "mage"
-        self._require(mage, "the mage command")
+        python = MAIN_VENV / "bin" / "python"
+        self._require(python, "the main virtualenv")
+        if not self.settings.mage_owner_password:
+            raise StackError("mage: MAGE_OWNER_PASSWORD is empty: `make setup` generates it into .env")
         if port_open(self.settings.mage_host, self.settings.mage_port):
             raise StackError(
                 f"port {self.settings.mage_port} is taken by another program: set MAGE_PORT in .env"
             )
+        # Mage's own CLI, behind a guard against foreign Host/Origin and CORS grants (mage_guard.py).
         command = [
-            str(mage),
+            str(python),
+            "-m",
+            "ops.stack.mage_guard",
             "start",
             str(REPO_ROOT / "mage_project"),
             "--host",
@@ -460,7 +465,11 @@ def mage_environment(settings: Settings) -> dict[str, str]:
         **os.environ,
         **settings_environment(settings),
         "MAGE_DATA_DIR": str(settings.mage_data_dir),
-        "REQUIRE_USER_AUTHENTICATION": "0",
+        # A login for the UI and the API (ops/mage.py logs in with the owner's password).
+        "REQUIRE_USER_AUTHENTICATION": "1",
+        "DEFAULT_OWNER_EMAIL": settings.mage_owner_email,
+        "DEFAULT_OWNER_USERNAME": "owner",
+        "DEFAULT_OWNER_PASSWORD": settings.mage_owner_password,
         "DISABLE_AUTO_BROWSER_OPEN": "1",
         "SPARK_LOCAL_IP": settings.spark_local_ip,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),

@@ -6,8 +6,6 @@ aggregates), and a probe that cannot answer says why instead of failing the whol
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +13,7 @@ from ingestion.checkpoints import StreamIdentity, identity_problem
 from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.db import connect
+from ops.mage import MageApi
 
 PIPELINES = ("kinesis_to_bronze", "bronze_to_silver", "silver_to_gold")
 
@@ -108,12 +107,11 @@ def kinesis_backlog(settings: Settings, now: datetime | None = None) -> str:
 
 
 def last_successful_runs(settings: Settings) -> str:
+    api = MageApi(settings, timeout=5)
     parts = []
     for pipeline in PIPELINES:
         # Mage lists the newest runs first; a failure streak longer than this shows as 'not recently'.
-        url = f"{settings.mage_url}/api/pipeline_runs?pipeline_uuid={pipeline}&_limit=100"
-        with urllib.request.urlopen(url, timeout=5) as response:
-            runs = json.loads(response.read()).get("pipeline_runs", [])
+        runs = api.pipeline_runs(pipeline, limit=100)
         completed = [
             run["completed_at"] for run in runs if run["status"] == "completed" and run["completed_at"]
         ]
