@@ -15,12 +15,13 @@ SETUP_STAMPS := $(VENV)/.installed $(LS_VENV)/.installed $(DASH_VENV)/.installed
                 .cache/localstack/.kinesis-mock
 
 .PHONY: help setup system-packages up down status logs psql alerts clean live test test-unit test-integration \
-        lint format bench demo
+        lint format bench demo dashboard
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z_-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 setup: system-packages $(SETUP_STAMPS) .env ## install everything: virtualenvs, Spark jars, PostgreSQL, Chromium (idempotent)
+	@$(PY) -m ops.demo_logins passwords
 	@echo "setup complete"
 
 # Debian packages, installed only when missing: PostgreSQL's server for the native stack and
@@ -119,6 +120,9 @@ bench: setup ## benchmarks: figures and ratios as a table, and bench/results/lat
 
 live: up ## run the pos_live pipeline in the foreground: Kinesis -> gold continuously (Ctrl-C stops it)
 	@$(PY) -m ops.mage pos_live
+
+dashboard: setup ## start only the dashboard (and PostgreSQL) on DASHBOARD_HOST:DASHBOARD_PORT, in the background
+	@$(STACK) dashboard
 
 demo: up ## backfill 30 days, stream live while Mage's schedules run bronze -> silver -> gold, summarise
 	@$(PY) -m ops.demo

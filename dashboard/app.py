@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.gold import Gold, GoldError, Role, Viewer
-from dashboard.pages import PAGES
+from dashboard.screens import PAGES
 from lakehouse.config import ConfigError, load_settings
 
 

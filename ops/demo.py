@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from ingestion.drain import bronze_lines
 from lakehouse.config import Settings, load_settings
 from lakehouse.db import connect
+from ops.demo_logins import ensure_demo_logins
 from ops.mage import start_pipeline, stop_pipeline, wait_for_log_line
 from ops.stack.lag import gold_last_load
 from producer import KinesisSink, Simulation, SimulationConfig
@@ -106,6 +107,22 @@ def print_summary(settings: Settings, produced: int) -> None:
     print("  stop      make down")
 
 
+def prepare_dashboard(settings: Settings) -> None:
+    """Seed the revenue targets from history, create the demo logins, and say where to look."""
+    from spark_jobs.gold.sql_files import gold_sql
+
+    with connect(settings) as connection, connection.cursor() as cursor:
+        cursor.execute(gold_sql("targets/seed_store_daily_targets", settings.gold.schema))
+        (seeded,) = cursor.fetchone()
+    logins = ensure_demo_logins(settings)
+    print(f"\n  revenue targets seeded from history: {seeded} store-days (gold.store_daily_targets)")
+    print(
+        f"  Dashboard {settings.dashboard.url}   sign in as {logins.analyst} (every store) or "
+        f"{logins.manager} ({', '.join(logins.manager_stores)}); their passwords are in .env "
+        "(DASHBOARD_DEMO_ANALYST_PASSWORD, DASHBOARD_DEMO_MANAGER_PASSWORD)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     demo = settings.demo
@@ -158,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             stop_pipeline(streaming)
             print("pos_live stopped; the every-minute schedules carry on", flush=True)
     print_summary(settings, produced + live_count)
+    prepare_dashboard(settings)
     return 0
 
 

@@ -17,7 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.gold import Gold, GoldError, Viewer
-from dashboard.pages import PAGES
+from dashboard.screens import PAGES
 from lakehouse.config import load_settings
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

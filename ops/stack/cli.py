@@ -19,7 +19,7 @@ from ops.stack import process
 from ops.stack.components import Component, StackError, components
 from ops.stack.private_files import secure_run_dir
 
-START_TIMEOUTS = {"s3": 60.0, "localstack": 90.0, "postgres": 60.0, "mage": 180.0}
+START_TIMEOUTS = {"s3": 60.0, "localstack": 90.0, "postgres": 60.0, "mage": 180.0, "dashboard": 60.0}
 
 
 def docker_engine_answer() -> str | None:
@@ -160,6 +160,7 @@ def print_urls(settings: Settings) -> None:
     print(f"  S3 (lake)   {settings.aws_endpoint_url_s3 or settings.aws_endpoint_url or 'real AWS'}")
     where = f"{settings.postgres_host}:{settings.postgres_port}/{settings.postgres_db}"
     print(f"  Postgres    postgresql://{settings.postgres_user}@{where}   (make psql)")
+    print(f"  Dashboard   {settings.dashboard.url}   (sign in with your own PostgreSQL login)")
     print("  Passwords   in .env (mode 0600): MAGE_OWNER_PASSWORD, POSTGRES_PASSWORD")
 
 
@@ -213,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("down", help="stop what `up` started")
     commands.add_parser("status", help="health of each component; exit 1 if any is down")
     logs_parser = commands.add_parser("logs", help="last lines of each component's log")
+    dashboard_parser = commands.add_parser("dashboard", help="start only the dashboard (and PostgreSQL)")
+    dashboard_parser.set_defaults(components=["postgres", "dashboard"])
     logs_parser.add_argument("-n", "--lines", type=int, default=40)
     arguments = parser.parse_args(argv)
 
@@ -224,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
             return down(settings)
         if arguments.command == "status":
             return status(settings)
+        if arguments.command == "dashboard":
+            start_native(settings, arguments.components)
+            print(f"  Dashboard   {settings.dashboard.url}   (sign in with your own PostgreSQL login)")
+            return 0
         return logs(settings, arguments.lines)
     except (StackError, subprocess.CalledProcessError) as error:
         print(f"error: {error}", file=sys.stderr)

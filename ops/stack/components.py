@@ -487,6 +487,78 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     return values
 
 
+DASHBOARD_VENV = REPO_ROOT / ".venv-dashboard"
+
+
+def dashboard_command(host: str, port: int) -> list[str]:
+    """Streamlit serving dashboard/app.py on host:port: headless, no usage statistics, no file watcher."""
+    return [
+        str(DASHBOARD_VENV / "bin" / "python"),
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO_ROOT / "dashboard" / "app.py"),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
+    ]
+
+
+def dashboard_environment(settings: Settings) -> dict[str, str]:
+    """The dashboard's environment: the project's settings, and the repository on its import path."""
+    return {
+        **os.environ,
+        **settings_environment(settings),
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+
+
+class Dashboard(Component):
+    """The Streamlit dashboard (dashboard/) in its own virtualenv; viewers sign in with their own
+    PostgreSQL login, so it holds no database credentials of its own."""
+
+    name = "dashboard"
+
+    def health(self) -> Health:
+        url = f"{self.settings.dashboard.url}/_stcore/health"
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                answer = response.read().decode().strip()
+        except OSError as error:
+            return Health(False, f"no answer at {url} ({error})")
+        if answer != "ok":
+            return Health(False, f"{url} answered {answer!r}")
+        return Health(True, self.settings.dashboard.url)
+
+    def start(self) -> None:
+        self._require(DASHBOARD_VENV / "bin" / "streamlit", "the dashboard's virtualenv")
+        host, port = self.settings.dashboard.host, self.settings.dashboard.port
+        if port_open(host, port):
+            raise StackError(f"port {port} is taken by another program: set DASHBOARD_PORT in .env")
+        command = dashboard_command(host, port)
+        pid = process.spawn(command, self.log_file, dashboard_environment(self.settings), cwd=REPO_ROOT)
+        process.write_pid(self.pid_file, pid)
+
+
 def components(settings: Settings) -> list[Component]:
-    """The native stack in start order (Mage last: its blocks talk to the others)."""
-    return [S3Server(settings), LocalStack(settings), Postgres(settings), MageServer(settings)]
+    """The native stack in start order (Mage after the others: its blocks talk to them; the
+    dashboard last: it only reads gold)."""
+    return [
+        S3Server(settings),
+        LocalStack(settings),
+        Postgres(settings),
+        MageServer(settings),
+        Dashboard(settings),
+    ]

@@ -20,16 +20,16 @@ def compose() -> dict:
     return yaml.safe_load(COMPOSE_FILE.read_text())
 
 
-def test_the_four_services_are_there(compose: dict):
-    assert set(compose["services"]) == {"s3", "localstack", "postgres", "mage"}
+def test_the_five_services_are_there(compose: dict):
+    assert set(compose["services"]) == {"s3", "localstack", "postgres", "mage", "dashboard"}
 
 
-@pytest.mark.parametrize("service", ["s3", "localstack", "postgres", "mage"])
+@pytest.mark.parametrize("service", ["s3", "localstack", "postgres", "mage", "dashboard"])
 def test_every_service_has_a_healthcheck(compose: dict, service: str):
     assert compose["services"][service]["healthcheck"]["test"]
 
 
-@pytest.mark.parametrize("service", ["s3", "localstack", "postgres", "mage"])
+@pytest.mark.parametrize("service", ["s3", "localstack", "postgres", "mage", "dashboard"])
 def test_ports_are_published_on_loopback_only(compose: dict, service: str):
     ports = compose["services"][service]["ports"]
     assert ports and all(str(port).startswith("127.0.0.1:") for port in ports)
@@ -87,3 +87,12 @@ def test_the_s3_image_uses_the_pinned_jar_and_its_hash(compose: dict):
     assert f"ARG S3PROXY_SHA256={S3PROXY.sha256}" in dockerfile
     assert "sha256sum -c" in dockerfile
     assert compose["services"]["s3"]["image"].endswith(f":{S3PROXY.version}")
+
+
+def test_the_dashboard_is_built_from_its_hashed_lock_and_holds_no_database_password(compose: dict):
+    dashboard = compose["services"]["dashboard"]
+    dockerfile = (REPO_ROOT / dashboard["build"]["context"] / dashboard["build"]["dockerfile"]).read_text()
+    assert "--require-hashes -r requirements/dashboard.lock" in dockerfile
+    assert "--browser.gatherUsageStats" in dockerfile
+    assert "POSTGRES_PASSWORD" not in dashboard["environment"]
+    assert dashboard["depends_on"]["postgres"]["condition"] == "service_healthy"

@@ -37,7 +37,10 @@ def render(gold: Gold, role: Role, stores: list[str]) -> None:
     baskets, units = today["baskets"].sum(), today["units"].sum()
     columns = st.columns(4)
     columns[0].metric(
-        "Revenue today", f"{revenue:,.2f}", _shown(_ratio(revenue, target, 100), "{:.1f} % of target")
+        "Revenue today",
+        f"{revenue:,.2f}",
+        _shown(_ratio(revenue, target, 100), "{:.1f} % of target"),
+        delta_color="off",
     )
     columns[1].metric("Average basket value", _shown(_ratio(revenue, baskets), "{:,.2f}"))
     columns[2].metric("Average basket size (units)", _shown(_ratio(units, baskets), "{:.2f}"))
