@@ -34,6 +34,7 @@ from spark_jobs.silver.tables import (
     EVENT_TABLES,
     INGEST_DATE,
     PRODUCTS,
+    PROMOTIONS,
     QUARANTINE,
     QUARANTINE_KEYS,
     STORES,
@@ -51,6 +52,7 @@ from spark_jobs.silver.validate import (
     check_columns,
     check_references,
     keep_settled,
+    mark_duplicate_promotions,
     mark_duplicates,
 )
 
@@ -146,6 +148,12 @@ def _settled_quarantine(
     )
 
 
+def _announced_promotions(spark: SparkSession, silver_root: str) -> DataFrame:
+    """(promotion_id, event_id) of every promotion in silver: a few rows a week, read whole."""
+    table = spark.read.format("delta").load(table_path(silver_root, PROMOTIONS.name))
+    return table.select("promotion_id", "event_id").distinct()
+
+
 def _known(spark: SparkSession, silver_root: str, batch: DataFrame, column: str, spec_name: str) -> DataFrame:
     stored = spark.read.format("delta").load(table_path(silver_root, spec_name)).select(column)
     return stored.unionByName(batch.select(column))
@@ -178,8 +186,10 @@ def classify(spark: SparkSession, silver_root: str, objects: DataFrame, options:
     known_skus = _known(spark, silver_root, batch_skus, "sku", PRODUCTS.name)
     existing = _existing_events(spark, silver_root, facts["dates"])
     settled = _settled_quarantine(spark, silver_root, facts["keys"], facts["ingest_dates"])
+    announced = _announced_promotions(spark, silver_root)
+    referenced = check_references(check_columns(parsed), known_stores, known_skus)
     checked = keep_settled(
-        mark_duplicates(check_references(check_columns(parsed), known_stores, known_skus), existing), settled
+        mark_duplicate_promotions(mark_duplicates(referenced, existing), announced), settled
     )
     changes = materialise(changed_lines(checked))
     small = changes.count() <= BROADCAST_VERDICTS_MAX

@@ -10,7 +10,8 @@ quarantine with its payload as it came. Parsing happens in two steps:
    reader marks a record whose values do not fit the declared types (a corrupt record), and
    only for those rows a second, all-text read finds which field was at fault.
 
-Normalisation: ids trimmed, UUIDs lower-cased, times to UTC timestamps, money to decimal(12,2).
+Normalisation: ids trimmed, UUIDs lower-cased, times to UTC timestamps, money to decimal(12,2),
+dates to dates, string lists trimmed value by value.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from spark_jobs.silver import reasons
 from spark_jobs.silver.schemas import (
     BRONZE_LINE,
     CORRUPT_COLUMN,
+    DATE,
     ENVELOPE_PROBE,
     EVENT_SCHEMAS,
     EVENT_TYPES,
     MONEY,
     MONEY_TYPE,
     STRING,
+    STRING_LIST,
     TIMESTAMP,
     UUID,
     EventSchema,
@@ -44,6 +47,7 @@ from spark_jobs.silver.schemas import (
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
 MONEY_PATTERN = r"^-?\d{1,10}(\.\d{1,2})?$"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 INGEST_DATE_PATTERN = r"ingest_date=(\d{4}-\d{2}-\d{2})/"
 
 # Strict JSON: Spark's reader otherwise takes 'single quotes' and NaN, which JSON does not.
@@ -180,10 +184,17 @@ def parse_bronze_lines(lines: DataFrame) -> DataFrame:
     return parsed
 
 
+def _trimmed(value: Column) -> Column:
+    text = F.trim(value)
+    return F.when(text != "", text)
+
+
 def _normalise_value(value: Column, declared: StructField) -> Column:
     kind = declared.metadata.get("format")
     if kind is None:
         return value
+    if kind == STRING_LIST:
+        return F.transform(value, _trimmed)
     text = F.trim(value)
     if kind == UUID:
         lowered = F.lower(text)
@@ -194,6 +205,9 @@ def _normalise_value(value: Column, declared: StructField) -> Column:
         return F.when(text.rlike(TIMESTAMP_PATTERN), F.to_timestamp(text))
     if kind == MONEY:
         return F.when(text.rlike(MONEY_PATTERN), text.cast(MONEY_TYPE))
+    if kind == DATE:
+        # A cast, not to_date: an impossible date (2024-02-30) is null, never a parser error.
+        return F.when(text.rlike(DATE_PATTERN), text.cast("date"))
     raise ValueError(f"no normaliser for format {kind!r}")
 
 
@@ -250,6 +264,10 @@ def _absent(name: str) -> Callable[[Column, Column], Column]:
     return test
 
 
+def _is_null(value: Column) -> Column:
+    return value.isNull()
+
+
 def _stringly(struct: StructType) -> StructType:
     return StructType([StructField(f.name, StringType()) for f in struct.fields])
 
@@ -280,7 +298,7 @@ def _text_field_names(schema: EventSchema) -> list[str]:
     for declared in schema.struct.fields:
         element = _line_struct(declared)
         for candidate in element.fields if element is not None else [declared]:
-            if "format" in candidate.metadata:
+            if candidate.metadata.get("format") not in (None, STRING_LIST):
                 names.append(candidate.name)
     return sorted(set(names))
 
@@ -306,7 +324,7 @@ def _format_checks(typed: Column, normalised: Column, schema: EventSchema) -> li
     for declared in schema.struct.fields:
         element = _line_struct(declared)
         if element is None:
-            if declared.metadata.get("format") in (UUID, TIMESTAMP, MONEY):
+            if declared.metadata.get("format") in (UUID, TIMESTAMP, MONEY, DATE):
                 present = F.trim(typed[declared.name]) != ""
                 checks.append((present & normalised[declared.name].isNull(), declared.name))
             continue
@@ -323,9 +341,15 @@ def _format_checks(typed: Column, normalised: Column, schema: EventSchema) -> li
 def _missing_checks(normalised: Column, schema: EventSchema) -> list[tuple[Column, str]]:
     checks: list[tuple[Column, str]] = []
     for declared in schema.struct.fields:
+        value = normalised[declared.name]
+        if declared.metadata.get("format") == STRING_LIST:
+            # Optional lists may be null, but a list given must name at least one value, none blank.
+            absent = value.isNull() if declared.metadata.get("required") else F.lit(False)
+            empty = value.isNotNull() & ((F.size(value) <= 0) | F.exists(value, _is_null))
+            checks.append((absent | empty, f"{declared.name} (absent, empty or with a blank value)"))
+            continue
         if not declared.metadata.get("required"):
             continue
-        value = normalised[declared.name]
         element = _line_struct(declared)
         if element is None:
             checks.append((value.isNull(), declared.name))

@@ -86,6 +86,14 @@ def _one_of(column: str, values: list[str]) -> Check:
     return Check("expect_column_values_to_be_in_set", {"column": column, "value_set": values}, WARNING)
 
 
+def _not_before(later: str, earlier: str) -> Check:
+    """Critical: validation already quarantines the rows where `later` comes before `earlier`."""
+    return Check(
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        {"column_A": later, "column_B": earlier, "or_equal": True},
+    )
+
+
 def _unique(*columns: str) -> Check:
     if len(columns) == 1:
         return Check("expect_column_values_to_be_unique", {"column": columns[0]})
@@ -116,6 +124,35 @@ SUITES: dict[str, tuple[Check, ...]] = {
         _unique("event_id", "line_number"),
         _at_least("counted_quantity", 0),
         _one_of("count_type", ["full", "cycle"]),
+    ),
+    "purchase_orders": (
+        *_not_null(
+            "event_id",
+            "line_number",
+            "event_date",
+            "store_id",
+            "order_id",
+            "supplier_id",
+            "ordered_at",
+            "expected_at",
+            "sku",
+            "quantity",
+        ),
+        _unique("event_id", "line_number"),
+        _at_least("quantity", 1),
+        _not_before("expected_at", "ordered_at"),
+    ),
+    "promotions": (
+        *_not_null(
+            "event_id", "event_date", "promotion_id", "sku", "discount_percent", "first_day", "last_day"
+        ),
+        _unique("event_id", "sku"),
+        _unique("promotion_id", "sku"),
+        Check(
+            "expect_column_values_to_be_between",
+            {"column": "discount_percent", "min_value": 1, "max_value": 90},
+        ),
+        _not_before("last_day", "first_day"),
     ),
     "stores": (
         *_not_null("event_id", "store_id", "name", "timezone"),
@@ -162,6 +199,8 @@ ROW_KEYS: dict[str, list[str]] = {
     "stock_counts": ["event_id", "line_number"],
     "stores": ["event_id"],
     "products": ["event_id"],
+    "purchase_orders": ["event_id", "line_number"],
+    "promotions": ["event_id", "sku"],
     QUARANTINE: list(QUARANTINE_KEYS),
 }
 

@@ -18,11 +18,15 @@ NON_POSITIVE_QUANTITY = "non_positive_quantity"
 NEGATIVE_QUANTITY = "negative_quantity"
 NEGATIVE_PRICE = "negative_price"
 OUT_OF_RANGE = "out_of_range"
+EXPECTED_BEFORE_ORDERED = "expected_before_ordered"
+PROMOTION_ENDS_BEFORE_START = "promotion_ends_before_start"
+DISCOUNT_OUT_OF_RANGE = "discount_out_of_range"
 DUPLICATE_LINE_NUMBER = "duplicate_line_number"
 EVENT_TIME_IN_FUTURE = "event_time_in_future"
 UNKNOWN_STORE = "unknown_store"
 UNKNOWN_SKU = "unknown_sku"
 DUPLICATE_EVENT_ID = "duplicate_event_id"
+DUPLICATE_PROMOTION_ID = "duplicate_promotion_id"
 
 REASONS: dict[str, str] = {
     MALFORMED_BRONZE_LINE: "the bronze line itself is not the JSON that ingestion writes (an ingestion bug)",
@@ -35,9 +39,13 @@ REASONS: dict[str, str] = {
     NEGATIVE_QUANTITY: "a counted quantity is negative (zero is a real empty shelf)",
     NEGATIVE_PRICE: "a money amount (price, discount, cost) is negative",
     OUT_OF_RANGE: "another number is below its declared minimum (lead time, floor area)",
-    DUPLICATE_LINE_NUMBER: "two lines of one event share a line number (the line key)",
+    EXPECTED_BEFORE_ORDERED: "a purchase order's expected_at is before its ordered_at",
+    PROMOTION_ENDS_BEFORE_START: "a promotion's last_day is before its first_day",
+    DISCOUNT_OUT_OF_RANGE: "a promotion's discount_percent is outside 1..90",
+    DUPLICATE_LINE_NUMBER: "two lines of one event share their line key (line number; a promotion's sku)",
     EVENT_TIME_IN_FUTURE: "event_time is later than the Kinesis arrival time plus the tolerance",
     UNKNOWN_STORE: "store_id is in no store event, in silver or in the same batch",
     UNKNOWN_SKU: "a line's sku is in no product event, in silver or in the same batch",
     DUPLICATE_EVENT_ID: "event_id was already accepted from another bronze line (earlier or in this batch)",
+    DUPLICATE_PROMOTION_ID: "another event announced this promotion_id already (in silver or this batch)",
 }

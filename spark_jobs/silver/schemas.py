@@ -5,10 +5,16 @@ Each field is declared once, with what silver checks about it, in its StructFiel
 - `required`: absent, null, blank or an empty list is `missing_field` (optional fields may be null);
 - `format`: how the JSON value is read: `uuid`, `string` (trimmed), `timestamp` (ISO-8601 with a
   zone, normalised to UTC), `money` (a decimal with at most two places, read as text so that
-  "12.30" is never a float); fields without a format are parsed with their Spark type, which
-  Spark's JSON reader enforces strictly (a quoted "2" is not an integer);
+  "12.30" is never a float), `date` (`YYYY-MM-DD`), `string_list` (a list of trimmed strings,
+  none blank); fields without a format are parsed with their Spark type, which Spark's JSON
+  reader enforces strictly (a quoted "2" is not an integer);
 - `minimum` and `minimum_reason`: the smallest allowed value and the reason code below it;
-- `references`: `store` or `product`, checked against the reference tables.
+  `maximum` (with `maximum_reason`, by default the same code) the largest;
+- `references`: `store` or `product`, checked against the reference tables (for a string list,
+  each of its values).
+
+Rules that compare fields of one event (an order expected before it was placed) are declared
+with the schema as `Rule`s.
 
 Parsing reads only the declared fields, so unknown extra fields are ignored. Silver table
 columns are derived from these declarations (tables.py), so aligning with the producer's
@@ -17,11 +23,15 @@ published JSON Schemas is a change here only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from pyspark.sql import Column
+from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
     DataType,
+    DateType,
     DecimalType,
     IntegerType,
     LongType,
@@ -37,7 +47,9 @@ UUID = "uuid"
 STRING = "string"
 TIMESTAMP = "timestamp"
 MONEY = "money"
-FORMATS = (UUID, STRING, TIMESTAMP, MONEY)
+DATE = "date"
+STRING_LIST = "string_list"
+FORMATS = (UUID, STRING, TIMESTAMP, MONEY, DATE, STRING_LIST)
 
 MONEY_TYPE = DecimalType(12, 2)
 STORE = "store"
@@ -54,6 +66,8 @@ def field(
     required: bool = True,
     minimum: int | None = None,
     minimum_reason: str | None = None,
+    maximum: int | None = None,
+    maximum_reason: str | None = None,
     references: str | None = None,
 ) -> StructField:
     """One declared field; `kind` is a format name (see FORMATS) or a Spark type."""
@@ -62,7 +76,7 @@ def field(
         if kind not in FORMATS:
             raise ValueError(f"unknown format {kind!r} for {name}; use one of {', '.join(FORMATS)}")
         metadata["format"] = kind
-        parse_type: DataType = StringType()
+        parse_type: DataType = ArrayType(StringType()) if kind == STRING_LIST else StringType()
     else:
         parse_type = kind
     if kind == MONEY:
@@ -70,6 +84,9 @@ def field(
     if minimum is not None:
         metadata["minimum"] = minimum
         metadata["minimum_reason"] = minimum_reason or reasons.OUT_OF_RANGE
+    if maximum is not None:
+        metadata["maximum"] = maximum
+        metadata["maximum_reason"] = maximum_reason or minimum_reason or reasons.OUT_OF_RANGE
     if references is not None:
         metadata["references"] = references
     return StructField(name, parse_type, nullable=not required, metadata=metadata)
@@ -94,6 +111,15 @@ def envelope(store_required: bool = True, store_references: str | None = STORE) 
 
 
 @dataclass(frozen=True)
+class Rule:
+    """A check across fields of one event: `fails(event struct)` true means the reason applies."""
+
+    reason: str
+    fails: Callable[[Column], Column]
+    detail: str
+
+
+@dataclass(frozen=True)
 class EventSchema:
     """The schema of one (event type, schema version) and the silver table it feeds."""
 
@@ -101,6 +127,7 @@ class EventSchema:
     version: int
     struct: StructType
     table: str
+    rules: tuple[Rule, ...] = ()
 
     @property
     def key(self) -> str:
@@ -108,8 +135,12 @@ class EventSchema:
 
     @property
     def line_field(self) -> StructField | None:
-        """The array of lines, exploded to one silver row per line; None for snapshot events."""
-        found = [f for f in self.struct.fields if isinstance(f.dataType, ArrayType)]
+        """The array of lines (structs), exploded to one silver row per line; None if it has none."""
+        found = [
+            f
+            for f in self.struct.fields
+            if isinstance(f.dataType, ArrayType) and isinstance(f.dataType.elementType, StructType)
+        ]
         return found[0] if found else None
 
     @property
@@ -185,6 +216,70 @@ STOCK_COUNT_V1 = EventSchema(
     table="stock_counts",
 )
 
+PURCHASE_ORDER_V1 = EventSchema(
+    "purchase_order",
+    1,
+    StructType(
+        [
+            *envelope(),
+            field("order_id", STRING),
+            field("supplier_id", STRING),
+            field("ordered_at", TIMESTAMP),
+            field("expected_at", TIMESTAMP),
+            lines(
+                field("line_number", IntegerType()),
+                field("sku", STRING, references=PRODUCT),
+                _positive_quantity(),
+            ),
+        ]
+    ),
+    table="purchase_orders",
+    rules=(
+        Rule(
+            reasons.EXPECTED_BEFORE_ORDERED,
+            lambda event: event["expected_at"] < event["ordered_at"],
+            "expected_at < ordered_at",
+        ),
+    ),
+)
+
+# Chain-wide promotions have no store: store_id and store_ids are null. A promotion's SKUs are
+# its lines (one silver row each), so a repeated SKU is a repeated line key.
+PROMOTION_V1 = EventSchema(
+    "promotion",
+    1,
+    StructType(
+        [
+            *envelope(store_required=False, store_references=None),
+            field("promotion_id", STRING),
+            field("store_ids", STRING_LIST, required=False, references=STORE),
+            field("skus", STRING_LIST, references=PRODUCT),
+            field(
+                "discount_percent",
+                IntegerType(),
+                minimum=1,
+                maximum=90,
+                minimum_reason=reasons.DISCOUNT_OUT_OF_RANGE,
+            ),
+            field("first_day", DATE),
+            field("last_day", DATE),
+        ]
+    ),
+    table="promotions",
+    rules=(
+        Rule(
+            reasons.PROMOTION_ENDS_BEFORE_START,
+            lambda event: event["last_day"] < event["first_day"],
+            "last_day < first_day",
+        ),
+        Rule(
+            reasons.DUPLICATE_LINE_NUMBER,
+            lambda event: F.size(F.array_distinct(event["skus"])) < F.size(event["skus"]),
+            "a sku repeats in skus",
+        ),
+    ),
+)
+
 STORE_V1 = EventSchema(
     "store",
     1,
@@ -226,7 +321,15 @@ PRODUCT_V1 = EventSchema(
     table="products",
 )
 
-EVENT_SCHEMAS: tuple[EventSchema, ...] = (SALE_V1, DELIVERY_V1, STOCK_COUNT_V1, STORE_V1, PRODUCT_V1)
+EVENT_SCHEMAS: tuple[EventSchema, ...] = (
+    SALE_V1,
+    DELIVERY_V1,
+    STOCK_COUNT_V1,
+    STORE_V1,
+    PRODUCT_V1,
+    PURCHASE_ORDER_V1,
+    PROMOTION_V1,
+)
 EVENT_TYPES: tuple[str, ...] = tuple(dict.fromkeys(schema.event_type for schema in EVENT_SCHEMAS))
 
 # What every event is read with first: top-level fields as text, which never fails on a JSON
@@ -264,6 +367,8 @@ def silver_type(declared: StructField) -> DataType:
         return MONEY_TYPE
     if kind == TIMESTAMP:
         return TimestampType()
+    if kind == DATE:
+        return DateType()
     if isinstance(declared.dataType, ArrayType) and isinstance(declared.dataType.elementType, StructType):
         element = declared.dataType.elementType
         return ArrayType(StructType([StructField(f.name, silver_type(f)) for f in element.fields]))

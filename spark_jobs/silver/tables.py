@@ -7,6 +7,8 @@
 | stock_counts   | SKU line of a stock count           | event_id, line_number      | event_date     |
 | stores         | store snapshot event                | event_id                   | -              |
 | products       | product snapshot event              | event_id                   | -              |
+| purchase_orders| SKU line of a purchase order        | event_id, line_number      | event_date     |
+| promotions     | SKU of a promotion announcement     | event_id, sku              | event_date     |
 | quarantine     | rejected bronze line                | bronze_key, bronze_line    | ingest_date    |
 
 Reference tables keep every snapshot (the newest per store_id or sku is the current one, see
@@ -14,7 +16,9 @@ Reference tables keep every snapshot (the newest per store_id or sku is the curr
 that is what lets bronze lines = silver events + quarantined rows be counted at any time.
 Columns come from the schemas (schemas.py) plus lineage (`bronze_key`, `bronze_line`,
 `arrived_at`) and `loaded_at`. `line_number` is the event's own where the schema has one, else
-the line's 1-based position in the event.
+the line's 1-based position in the event. A promotion has no lines but a list of SKUs: it is
+exploded on that list (`TableSpec.explode`), one row per SKU, the SKU as its line key. Its
+`store_ids` (null when chain-wide) stays a list column.
 
 Writes are insert-only MERGEs on the key, restricted to the partitions the batch touches so
 Delta reads only those: rows already there are skipped, so reruns and replays add nothing.
@@ -45,6 +49,8 @@ from spark_jobs.silver.schemas import (
     DELIVERY_V1,
     MONEY_TYPE,
     PRODUCT_V1,
+    PROMOTION_V1,
+    PURCHASE_ORDER_V1,
     SALE_V1,
     STOCK_COUNT_V1,
     STORE_V1,
@@ -69,6 +75,7 @@ class TableSpec:
     partition_by: str | None
     derived: dict[str, str] = field(default_factory=dict)
     omit: tuple[str, ...] = ()
+    explode: tuple[str, str] | None = None  # (list field, column): one row per value of the list
 
     @property
     def schema(self) -> EventSchema:
@@ -78,6 +85,15 @@ class TableSpec:
     @property
     def has_lines(self) -> bool:
         return self.schema.line_field is not None
+
+    @property
+    def exploded(self) -> list[StructField]:
+        """The column an exploded list becomes, typed like the list's values."""
+        if self.explode is None:
+            return []
+        source, column = self.explode
+        declared = self.schema.struct[source]
+        return [StructField(column, declared.dataType.elementType, column not in self.keys)]
 
 
 SALES_LINES = TableSpec(
@@ -92,7 +108,25 @@ STOCK_COUNTS = TableSpec("stock_counts", (STOCK_COUNT_V1,), ("event_id", "line_n
 STORES = TableSpec("stores", (STORE_V1,), ("event_id",), None)
 # Products are chain-wide: their store_id is always null, so it is not a column.
 PRODUCTS = TableSpec("products", (PRODUCT_V1,), ("event_id",), None, omit=("store_id",))
-EVENT_TABLES: tuple[TableSpec, ...] = (SALES_LINES, DELIVERIES, STOCK_COUNTS, STORES, PRODUCTS)
+PURCHASE_ORDERS = TableSpec("purchase_orders", (PURCHASE_ORDER_V1,), ("event_id", "line_number"), EVENT_DATE)
+# Chain-wide promotions have no store_id; store_ids says where one runs (null: everywhere).
+PROMOTIONS = TableSpec(
+    "promotions",
+    (PROMOTION_V1,),
+    ("event_id", "sku"),
+    EVENT_DATE,
+    omit=("store_id",),
+    explode=("skus", "sku"),
+)
+EVENT_TABLES: tuple[TableSpec, ...] = (
+    SALES_LINES,
+    DELIVERIES,
+    STOCK_COUNTS,
+    STORES,
+    PRODUCTS,
+    PURCHASE_ORDERS,
+    PROMOTIONS,
+)
 
 QUARANTINE = "quarantine"
 QUARANTINE_KEYS = ("bronze_key", "bronze_line")
@@ -125,9 +159,10 @@ def table_path(root: str, name: str) -> str:
 
 
 def _event_fields(spec: TableSpec) -> list[StructField]:
-    """The event's own fields that become columns: not its lines, not the ones the spec omits."""
+    """The event's own fields that become columns: not its lines or exploded list, not the omitted."""
     line_field = spec.schema.line_field
-    skipped = {*_NOT_STORED, *spec.omit, line_field.name if line_field else None}
+    exploded = spec.explode[0] if spec.explode else None
+    skipped = {*_NOT_STORED, *spec.omit, line_field.name if line_field else None, exploded}
     return [f for f in spec.schema.struct.fields if f.name not in skipped]
 
 
@@ -143,6 +178,7 @@ def table_schema(spec: TableSpec) -> StructType:
         if "line_number" not in line_struct.fieldNames():
             columns.append(StructField("line_number", IntegerType(), False))
         columns += [StructField(f.name, f.dataType, f.name not in spec.keys) for f in line_struct.fields]
+    columns += spec.exploded
     for name in spec.derived:
         columns.append(StructField(name, MONEY_TYPE))
     columns += [
@@ -175,6 +211,9 @@ def table_rows(events: DataFrame, spec: TableSpec, loaded_at: Column) -> DataFra
             *[F.col("_line")[name].alias(name) for name in line_names],
             *([] if "line_number" in line_names else [(F.col("_position") + 1).alias("line_number")]),
         )
+    elif spec.explode is not None:
+        source, column = spec.explode
+        numbered = accepted.select(*picked, *LINEAGE_COLUMNS, F.explode(event[source]).alias(column))
     else:
         numbered = accepted.select(*picked, *LINEAGE_COLUMNS)
     with_extras = numbered.withColumn(EVENT_DATE, F.to_date("event_time")).withColumn("loaded_at", loaded_at)

@@ -1,4 +1,4 @@
-"""Validation of parsed events: value rules, known stores and SKUs, duplicate event ids.
+"""Validation of parsed events: value rules, known stores and SKUs, duplicate event and promotion ids.
 
 Each function takes the frame parse.py makes (one row per bronze line, `reason` null while the
 line is fine) and returns it with more reasons set; nothing is ever filtered out, so the
@@ -14,7 +14,10 @@ wide frame with one join.
 Duplicates are decided per event_id with one winner: the line already in silver if it is in
 this batch (a rerun of the same bronze object), else the earliest arrival, then the bronze key
 and line. Every other line with that event_id is quarantined as `duplicate_event_id`, so a
-replay of bronze never adds a row to silver.
+replay of bronze never adds a row to silver. A promotion is announced once: an accepted
+promotion whose promotion_id another event already announced (in silver, or earlier in the
+batch by the same order) is `duplicate_promotion_id`, whatever its content, so silver holds
+one event per promotion_id and gold never has to choose between two calendars.
 """
 
 from __future__ import annotations
@@ -34,12 +37,22 @@ from spark_jobs.silver.parse import (
     resolve_reasons,
     with_reasons,
 )
-from spark_jobs.silver.schemas import EVENT_SCHEMAS, PRODUCT, PRODUCT_V1, STORE, STORE_V1, EventSchema
+from spark_jobs.silver.schemas import (
+    EVENT_SCHEMAS,
+    PRODUCT,
+    PRODUCT_V1,
+    PROMOTION_V1,
+    STORE,
+    STORE_V1,
+    STRING_LIST,
+    EventSchema,
+)
 
 LINE_KEY = ("bronze_key", "bronze_line")
 
 
-def _minimum_checks(event: Column, schema: EventSchema) -> list[tuple[str, Column]]:
+def _range_checks(event: Column, schema: EventSchema) -> list[tuple[str, Column]]:
+    """Declared minimums and maximums, of event fields and of every line's fields."""
     checks: list[tuple[str, Column]] = []
     for declared in schema.struct.fields:
         kind = declared.dataType
@@ -51,11 +64,18 @@ def _minimum_checks(event: Column, schema: EventSchema) -> list[tuple[str, Colum
                 below = F.exists(event[declared.name], _below(line_field.name, low))
                 detail = f"{declared.name}[].{line_field.name} < {low}"
                 checks.append((line_field.metadata["minimum_reason"], F.when(below, F.lit(detail))))
-        elif "minimum" in declared.metadata:
+            continue
+        if "minimum" in declared.metadata:
             low = declared.metadata["minimum"]
             detail = f"{declared.name} < {low}"
             checks.append(
                 (declared.metadata["minimum_reason"], F.when(event[declared.name] < low, F.lit(detail)))
+            )
+        if "maximum" in declared.metadata:
+            high = declared.metadata["maximum"]
+            detail = f"{declared.name} > {high}"
+            checks.append(
+                (declared.metadata["maximum_reason"], F.when(event[declared.name] > high, F.lit(detail)))
             )
     return checks
 
@@ -78,7 +98,7 @@ def _line_number_check(event: Column, schema: EventSchema) -> Column | None:
 def apply_value_rules(
     events: DataFrame, future_tolerance_seconds: int, schemas: Sequence[EventSchema] = EVENT_SCHEMAS
 ) -> DataFrame:
-    """Quantities, prices, line numbers and event times, for lines parsing accepted.
+    """Quantities, prices, line numbers, the schemas' rules and event times, for lines parsing accepted.
 
     The future check compares event_time with the Kinesis arrival time, not with the clock of
     the job, so a rerun next week classifies every line exactly as the first run did.
@@ -93,8 +113,10 @@ def _value_rule_columns(future_tolerance_seconds: int, schemas: tuple[EventSchem
     for schema in schemas:
         mine = fine & (F.col("schema_key") == schema.key)
         event = F.col(schema.key)
-        for code, detail in _minimum_checks(event, schema):
+        for code, detail in _range_checks(event, schema):
             by_reason.setdefault(code, []).append(F.when(mine, detail))
+        for rule in schema.rules:
+            by_reason.setdefault(rule.reason, []).append(F.when(mine & rule.fails(event), F.lit(rule.detail)))
         line_numbers = _line_number_check(event, schema)
         if line_numbers is not None:
             by_reason.setdefault(reasons.DUPLICATE_LINE_NUMBER, []).append(F.when(mine, line_numbers))
@@ -120,18 +142,22 @@ def batch_references(events: DataFrame) -> tuple[DataFrame, DataFrame]:
 
 
 # Carried from the parsed lines into check_columns as they are.
-_CHECKED_AS_IS = (*LINE_KEY, "reason", "detail", "schema_key", "event_id", "store_id", "arrived_at")
+_CHECKED_AS_IS = (*LINE_KEY, "reason", "detail", "schema_key", "event_id", "arrived_at")
 
 
 def check_columns(events: DataFrame, schemas: Sequence[EventSchema] = EVENT_SCHEMAS) -> DataFrame:
-    """What check_references, mark_duplicates and keep_settled read, and the verdict so far.
+    """What check_references, the duplicate checks and keep_settled read, and the verdict so far.
 
-    `skus` is every SKU the line's event names (null when it names none); `_parsed_reason` and
-    `_parsed_detail` keep the verdict before the checks, for `changed_lines`.
+    `stores` and `skus` are every store and SKU the line's event names (null when it names
+    none); `promotion_id` is set on promotions; `_parsed_reason` and `_parsed_detail` keep the
+    verdict before the checks, for `changed_lines`.
     """
+    is_promotion = F.col("schema_key") == PROMOTION_V1.key
     return events.select(
         *_CHECKED_AS_IS,
-        _referenced_skus(schemas).alias("skus"),
+        _referenced(schemas, STORE).alias("stores"),
+        _referenced(schemas, PRODUCT).alias("skus"),
+        F.when(is_promotion, F.col(PROMOTION_V1.key)["promotion_id"]).alias("promotion_id"),
         F.col("reason").alias("_parsed_reason"),
         F.col("detail").alias("_parsed_detail"),
     )
@@ -162,19 +188,28 @@ def apply_verdicts(events: DataFrame, changes: DataFrame) -> DataFrame:
     )
 
 
-def _referenced_skus(schemas: Sequence[EventSchema]) -> Column:
-    """All SKUs a line's event names, as one array (null for events that name none)."""
+def _referenced(schemas: Sequence[EventSchema], reference: str) -> Column:
+    """All stores or SKUs (`reference`) a line's event names, as one array (null if it names none).
+
+    A field naming one (store_id), a list of them (a promotion's skus, store_ids) and a field of
+    every line (a sale line's sku) all count.
+    """
     arrays = []
     for schema in schemas:
-        line_field = schema.line_field
-        if line_field is None:
-            continue
-        names = [
-            f.name for f in line_field.dataType.elementType.fields if f.metadata.get("references") == PRODUCT
-        ]
-        for name in names:
-            picked = F.transform(F.col(schema.key)[line_field.name], _pick(name))
-            arrays.append(F.when(F.col("schema_key") == schema.key, picked))
+        event = F.col(schema.key)
+        named = []
+        for declared in schema.struct.fields:
+            element = declared.dataType
+            if isinstance(element, ArrayType) and isinstance(element.elementType, StructType):
+                for line_field in element.elementType.fields:
+                    if line_field.metadata.get("references") == reference:
+                        named.append(F.transform(event[declared.name], _pick(line_field.name)))
+            elif declared.metadata.get("references") == reference:
+                value = event[declared.name]
+                named.append(value if declared.metadata.get("format") == STRING_LIST else F.array(value))
+        if named:
+            combined = named[0] if len(named) == 1 else F.concat(*[F.coalesce(a, F.array()) for a in named])
+            arrays.append(F.when(F.col("schema_key") == schema.key, combined))
     return F.coalesce(*arrays)
 
 
@@ -185,42 +220,41 @@ def _pick(name: str):
     return pick
 
 
-def _store_referencing_keys(schemas: Sequence[EventSchema]) -> list[str]:
-    return [
-        schema.key
-        for schema in schemas
-        if any(f.metadata.get("references") == STORE for f in schema.struct.fields)
-    ]
-
-
-def check_references(
-    events: DataFrame,
-    known_stores: DataFrame,
-    known_skus: DataFrame,
-    schemas: Sequence[EventSchema] = EVENT_SCHEMAS,
-) -> DataFrame:
+def check_references(events: DataFrame, known_stores: DataFrame, known_skus: DataFrame) -> DataFrame:
     """`unknown_store` and `unknown_sku` for lines that name a store or SKU no reference has.
 
     `events` is `check_columns` of the parsed lines. `known_stores` has a `store_id` column and
     `known_skus` a `sku` column: silver's reference tables and this batch's store and product
-    events together (see batch_references).
+    events together (see batch_references). Unknown stores and SKUs are gathered per line in
+    one aggregation, and joined back once.
     """
     fine = F.col("reason").isNull()
     stores = known_stores.select("store_id").where(F.col("store_id").isNotNull()).distinct()
     skus = known_skus.select("sku").where(F.col("sku").isNotNull()).distinct()
-
-    checked = events.where(fine & F.col("schema_key").isin(*_store_referencing_keys(schemas)))
-    unknown_stores = checked.select(*LINE_KEY, "store_id").join(F.broadcast(stores), "store_id", "left_anti")
-
-    named = events.where(fine).select(*LINE_KEY, F.explode("skus").alias("sku"))
-    unknown_skus = (
-        named.join(F.broadcast(skus), "sku", "left_anti")
-        .groupBy(*LINE_KEY)
-        .agg(F.min("sku").alias("_unknown_sku"))
+    checked = events.where(fine)
+    unknown_stores = (
+        checked.select(*LINE_KEY, F.explode("stores").alias("store_id"))
+        .where(F.col("store_id").isNotNull())
+        .join(F.broadcast(stores), "store_id", "left_anti")
+        .select(
+            *LINE_KEY,
+            F.col("store_id").alias("_unknown_store"),
+            F.lit(None).cast("string").alias("_unknown_sku"),
+        )
     )
-    flagged = events.join(
-        unknown_stores.select(*LINE_KEY, F.col("store_id").alias("_unknown_store")), list(LINE_KEY), "left"
-    ).join(unknown_skus, list(LINE_KEY), "left")
+    unknown_skus = (
+        checked.select(*LINE_KEY, F.explode("skus").alias("sku"))
+        .join(F.broadcast(skus), "sku", "left_anti")
+        .select(
+            *LINE_KEY, F.lit(None).cast("string").alias("_unknown_store"), F.col("sku").alias("_unknown_sku")
+        )
+    )
+    unknown = (
+        unknown_stores.unionByName(unknown_skus)
+        .groupBy(*LINE_KEY)
+        .agg(F.min("_unknown_store").alias("_unknown_store"), F.min("_unknown_sku").alias("_unknown_sku"))
+    )
+    flagged = events.join(unknown, list(LINE_KEY), "left")
     return resolve_reasons(
         flagged,
         [
@@ -265,6 +299,54 @@ def mark_duplicates(events: DataFrame, existing: DataFrame) -> DataFrame:
     return resolve_reasons(joined, [(reasons.DUPLICATE_EVENT_ID, detail)]).drop(
         "_silver_key", "_silver_line", "_is_silver_row", "_rank"
     )
+
+
+def mark_duplicate_promotions(events: DataFrame, announced: DataFrame) -> DataFrame:
+    """`duplicate_promotion_id` for accepted promotions whose promotion_id is already announced.
+
+    `events` is `check_columns` output; `announced` has `promotion_id`, `event_id` of the
+    promotions in silver. The promotion in silver wins (the same event reprocessed is not a
+    duplicate of itself); else the earliest line of the batch, as for event ids. Only the few
+    promotion lines are ranked, so the batch's other lines are not shuffled.
+    """
+    fine = F.col("reason").isNull() & F.col("promotion_id").isNotNull()
+    known = announced.select("promotion_id", F.col("event_id").alias("_known_event")).dropDuplicates(
+        ["promotion_id"]
+    )
+    candidates = events.where(fine).select(*LINE_KEY, "promotion_id", "event_id", "arrived_at")
+    order = Window.partitionBy("promotion_id").orderBy(F.col("arrived_at").asc_nulls_last(), *LINE_KEY)
+    ranked = candidates.join(F.broadcast(known), "promotion_id", "left").withColumn(
+        "_rank", F.row_number().over(order)
+    )
+    elsewhere = F.col("_known_event").isNotNull() & (F.col("_known_event") != F.col("event_id"))
+    verdicts = ranked.select(
+        *LINE_KEY,
+        first_failure(
+            [
+                (
+                    elsewhere,
+                    F.concat(
+                        F.lit("promotion_id "),
+                        F.col("promotion_id"),
+                        F.lit(" already announced by event "),
+                        F.col("_known_event"),
+                    ),
+                ),
+                (
+                    F.col("_known_event").isNull() & (F.col("_rank") > 1),
+                    F.concat(
+                        F.lit("promotion_id "),
+                        F.col("promotion_id"),
+                        F.lit(" announced by an earlier line of this batch"),
+                    ),
+                ),
+            ]
+        ).alias("_duplicate_promotion"),
+    )
+    flagged = events.join(F.broadcast(verdicts), list(LINE_KEY), "left")
+    return resolve_reasons(
+        flagged, [(reasons.DUPLICATE_PROMOTION_ID, F.when(fine, F.col("_duplicate_promotion")))]
+    ).drop("_duplicate_promotion")
 
 
 def keep_settled(events: DataFrame, quarantined: DataFrame) -> DataFrame:

@@ -111,6 +111,41 @@ def delivery_event(
     }
 
 
+def purchase_order_event(
+    store_id: str, lines: Sequence[tuple[str, int]], /, when: datetime = T0, **changes: object
+) -> dict:
+    """An order placed at `when`, expected two days later (the delivery comes with its order_id)."""
+    return {
+        **envelope("purchase_order", when, store_id),
+        "order_id": f"PO-{new_id()[:8]}",
+        "supplier_id": "SUP-01",
+        "ordered_at": iso_utc(when),
+        "expected_at": iso_utc(when + timedelta(days=2)),
+        "lines": [
+            {"line_number": number, "sku": sku, "quantity": quantity}
+            for number, (sku, quantity) in enumerate(lines, start=1)
+        ],
+        **changes,
+    }
+
+
+def promotion_event(
+    promotion_id: str, skus: Sequence[str], /, when: datetime = T0, **changes: object
+) -> dict:
+    """A chain-wide promotion announced at `when`, 20 % off for the week starting 7 days later."""
+    first = (when + timedelta(days=7)).date()
+    return {
+        **envelope("promotion", when, None),
+        "promotion_id": promotion_id,
+        "store_ids": None,
+        "skus": list(skus),
+        "discount_percent": 20,
+        "first_day": first.isoformat(),
+        "last_day": (first + timedelta(days=6)).isoformat(),
+        **changes,
+    }
+
+
 def stock_count_event(
     store_id: str, lines: Sequence[tuple[str, int]], /, when: datetime = T0, **changes: object
 ) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -86,6 +86,43 @@ CASES = {
     "time without zone": (_sale(event_time="2026-11-22 06:00:00"), reasons.WRONG_TYPE, "event_time"),
     "three decimals": (_sale_line(unit_price="1.505"), reasons.WRONG_TYPE, "lines[].unit_price"),
     "money as text": (_sale_line(unit_price="two"), reasons.WRONG_TYPE, "lines[].unit_price"),
+    "valid purchase order": (se.purchase_order_event("S001", [("SKU-1", 6)]), None, None),
+    "valid promotion": (se.promotion_event("PR-1", [" SKU-1 ", "SKU-2"]), None, None),
+    "purchase order without expected_at": (
+        _without(se.purchase_order_event("S001", [("SKU-1", 6)]), "expected_at"),
+        reasons.MISSING_FIELD,
+        "expected_at",
+    ),
+    "promotion without skus": (
+        se.promotion_event("PR-2", []),
+        reasons.MISSING_FIELD,
+        "skus (absent, empty or with a blank value)",
+    ),
+    "promotion with a blank sku": (
+        se.promotion_event("PR-3", ["SKU-1", " "]),
+        reasons.MISSING_FIELD,
+        "skus (absent, empty or with a blank value)",
+    ),
+    "promotion skus not a list": (
+        se.promotion_event("PR-4", [], skus={"0": "SKU-1"}),
+        reasons.WRONG_TYPE,
+        "skus",
+    ),
+    "quoted discount": (
+        se.promotion_event("PR-5", ["SKU-1"], discount_percent="20"),
+        reasons.WRONG_TYPE,
+        "discount_percent",
+    ),
+    "day as a number": (
+        se.promotion_event("PR-6", ["SKU-1"], first_day=20261129),
+        reasons.WRONG_TYPE,
+        "first_day is not a JSON string",
+    ),
+    "impossible day": (
+        se.promotion_event("PR-7", ["SKU-1"], last_day="2026-02-30"),
+        reasons.WRONG_TYPE,
+        "last_day",
+    ),
 }
 
 
@@ -124,6 +161,15 @@ def test_values_are_normalised(parsed):
     line = row["sale_v1"]["lines"][0]
     assert (line["quantity"], line["unit_price"], line["discount"]) == (2, Decimal("1.50"), Decimal("0.00"))
     assert row["delivery_v1"] is None
+
+
+def test_promotion_values_are_normalised(parsed):
+    promotion = parsed["valid promotion"]["promotion_v1"]
+    assert promotion["skus"] == ["SKU-1", "SKU-2"]
+    assert (promotion["first_day"], promotion["store_ids"]) == (date(2026, 11, 29), None)
+    assert parsed["valid promotion"]["store_id"] is None
+    order = parsed["valid purchase order"]["purchase_order_v1"]
+    assert order["expected_at"] == datetime(2026, 11, 24, 6, 0)
 
 
 def test_split_lines_numbers_from_one_and_skips_blank_lines(local_spark):

@@ -18,6 +18,8 @@ from spark_jobs.silver.tables import (
     DELIVERIES,
     EVENT_TABLES,
     PRODUCTS,
+    PROMOTIONS,
+    PURCHASE_ORDERS,
     QUARANTINE_SCHEMA,
     SALES_LINES,
     STOCK_COUNTS,
@@ -46,6 +48,9 @@ EVENTS = [
     se.store_event("S001"),
     se.product_event("SKU-1"),
     "not json at all",
+    se.purchase_order_event("S001", [("SKU-1", 12), ("SKU-2", 6)]),
+    se.promotion_event("PR-00001-01", ["SKU-1", "SKU-2"], store_id="S001", store_ids=["S001", "S002"]),
+    se.promotion_event("PR-00001-02", ["SKU-2"]),
 ]
 
 
@@ -78,9 +83,78 @@ def test_a_late_event_lands_in_its_event_date(rows):
 
 def test_every_table_gets_its_events(rows):
     counts = {name: len(found) for name, found in rows.items()}
-    assert counts == {"sales_lines": 3, "deliveries": 2, "stock_counts": 1, "stores": 1, "products": 1}
+    assert counts == {
+        "sales_lines": 3,
+        "deliveries": 2,
+        "stock_counts": 1,
+        "stores": 1,
+        "products": 1,
+        "purchase_orders": 2,
+        "promotions": 3,
+    }
     assert rows["stock_counts"][0]["counted_quantity"] == 0
     assert rows["products"][0]["price"] == Decimal("2.50")
+
+
+def test_orders_have_a_row_per_line_and_promotions_a_row_per_sku(rows):
+    order = EVENTS[7]
+    lines = sorted(rows["purchase_orders"], key=lambda r: r["line_number"])
+    assert [(r["line_number"], r["sku"], r["quantity"], r["order_id"]) for r in lines] == [
+        (1, "SKU-1", 12, order["order_id"]),
+        (2, "SKU-2", 6, order["order_id"]),
+    ]
+    assert lines[0]["expected_at"] - lines[0]["ordered_at"] == timedelta(days=2)
+    promotions = sorted((r["promotion_id"], r["sku"], r["store_ids"]) for r in rows["promotions"])
+    assert promotions == [
+        ("PR-00001-01", "SKU-1", ["S001", "S002"]),
+        ("PR-00001-01", "SKU-2", ["S001", "S002"]),
+        ("PR-00001-02", "SKU-2", None),
+    ]
+    first = rows["promotions"][0]
+    assert (first["discount_percent"], first["first_day"], first["last_day"]) == (
+        20,
+        date(2026, 11, 29),
+        date(2026, 12, 5),
+    )
+    assert first["event_date"] == se.T0.date()
+
+
+def test_the_contract_columns_of_the_new_tables():
+    """The columns the gold engineer codes against (issue 15), in silver's own types."""
+    orders = {f.name: f.dataType.simpleString() for f in table_schema(PURCHASE_ORDERS).fields}
+    assert {name: orders[name] for name in ("event_id", "line_number", "event_time", "event_date")} == {
+        "event_id": "string",
+        "line_number": "int",
+        "event_time": "timestamp",
+        "event_date": "date",
+    }
+    assert [orders[name] for name in ("store_id", "order_id", "supplier_id", "sku", "quantity")] == [
+        "string",
+        "string",
+        "string",
+        "string",
+        "int",
+    ]
+    assert (orders["ordered_at"], orders["expected_at"]) == ("timestamp", "timestamp")
+    promotions = {f.name: f.dataType.simpleString() for f in table_schema(PROMOTIONS).fields}
+    assert promotions == {
+        "event_id": "string",
+        "schema_version": "int",
+        "event_time": "timestamp",
+        "event_date": "date",
+        "promotion_id": "string",
+        "store_ids": "array<string>",
+        "discount_percent": "int",
+        "first_day": "date",
+        "last_day": "date",
+        "sku": "string",
+        "bronze_key": "string",
+        "bronze_line": "int",
+        "arrived_at": "timestamp",
+        "loaded_at": "timestamp",
+    }
+    assert PURCHASE_ORDERS.keys == ("event_id", "line_number") and PROMOTIONS.keys == ("event_id", "sku")
+    assert PURCHASE_ORDERS.partition_by == PROMOTIONS.partition_by == "event_date"
 
 
 def test_rejected_lines_become_quarantine_rows_with_their_payload(events):

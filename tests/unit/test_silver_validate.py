@@ -17,6 +17,7 @@ from spark_jobs.silver.validate import (
     check_columns,
     check_references,
     keep_settled,
+    mark_duplicate_promotions,
     mark_duplicates,
 )
 from tests.support import sample_events as se
@@ -37,6 +38,8 @@ REPEATED = _sale()
 IN_SILVER_ELSEWHERE = _sale()
 IN_SILVER_HERE = _sale()
 SETTLED = _sale()
+PROMOTED = se.promotion_event("PR-00001-01", ["SKU-1", "SKU-2"])
+ANNOUNCED_IN_SILVER = se.promotion_event("PR-00001-02", ["SKU-1"])
 
 # name -> (event, expected reason)
 CASES = {
@@ -68,6 +71,54 @@ CASES = {
     "in silver from another line": (IN_SILVER_ELSEWHERE, reasons.DUPLICATE_EVENT_ID),
     "in silver from this very line": (IN_SILVER_HERE, None),
     "already quarantined": (SETTLED, reasons.UNKNOWN_SKU),
+    "valid purchase order": (se.purchase_order_event("S001", [("SKU-1", 6), ("SKU-2", 1)]), None),
+    "order quantity zero": (se.purchase_order_event("S001", [("SKU-1", 0)]), reasons.NON_POSITIVE_QUANTITY),
+    "expected before ordered": (
+        se.purchase_order_event("S001", [("SKU-1", 3)], expected_at="2026-11-21T07:00:00.000Z"),
+        reasons.EXPECTED_BEFORE_ORDERED,
+    ),
+    "order at an unknown store": (se.purchase_order_event("S404", [("SKU-1", 3)]), reasons.UNKNOWN_STORE),
+    "order of an unknown sku": (se.purchase_order_event("S001", [("SKU-404", 3)]), reasons.UNKNOWN_SKU),
+    "valid promotion": (PROMOTED, None),
+    "promotion ends before it starts": (
+        se.promotion_event("PR-9", ["SKU-1"], first_day="2026-11-29", last_day="2026-11-28"),
+        reasons.PROMOTION_ENDS_BEFORE_START,
+    ),
+    "discount zero": (
+        se.promotion_event("PR-10", ["SKU-1"], discount_percent=0),
+        reasons.DISCOUNT_OUT_OF_RANGE,
+    ),
+    "discount 95": (
+        se.promotion_event("PR-11", ["SKU-1"], discount_percent=95),
+        reasons.DISCOUNT_OUT_OF_RANGE,
+    ),
+    "promotion repeats a sku": (
+        se.promotion_event("PR-12", ["SKU-1", "SKU-1"]),
+        reasons.DUPLICATE_LINE_NUMBER,
+    ),
+    "promotion of an unknown sku": (se.promotion_event("PR-13", ["SKU-1", "SKU-405"]), reasons.UNKNOWN_SKU),
+    "promotion at an unknown store": (
+        se.promotion_event("PR-14", ["SKU-1"], store_id="S001", store_ids=["S001", "S406"]),
+        reasons.UNKNOWN_STORE,
+    ),
+    "promotion at known stores": (
+        se.promotion_event("PR-15", ["SKU-1"], store_id="S001", store_ids=["S001"]),
+        None,
+    ),
+    "same promotion_id, other content": (
+        se.promotion_event("PR-00001-01", ["SKU-2"], discount_percent=30),
+        reasons.DUPLICATE_PROMOTION_ID,
+    ),
+    "broken copy of a promotion": (
+        se.promotion_event("PR-00001-01", ["SKU-406"]),
+        reasons.UNKNOWN_SKU,
+    ),
+    "exact resend of a promotion": (PROMOTED, reasons.DUPLICATE_EVENT_ID),
+    "promotion_id already in silver": (
+        se.promotion_event("PR-00001-02", ["SKU-1"]),
+        reasons.DUPLICATE_PROMOTION_ID,
+    ),
+    "silver's own promotion reprocessed": (ANNOUNCED_IN_SILVER, None),
 }
 LINE = {name: number for number, name in enumerate(CASES, start=1)}
 
@@ -85,16 +136,20 @@ def classified(local_spark, bronze_objects) -> dict:
         [
             (IN_SILVER_ELSEWHERE["event_id"], OTHER_KEY, 4),
             (IN_SILVER_HERE["event_id"], KEY, LINE["in silver from this very line"]),
+            (ANNOUNCED_IN_SILVER["event_id"], KEY, LINE["silver's own promotion reprocessed"]),
         ],
         "event_id string, bronze_key string, bronze_line int",
+    )
+    announced = local_spark.createDataFrame(
+        [("PR-00001-02", ANNOUNCED_IN_SILVER["event_id"])], "promotion_id string, event_id string"
     )
     quarantined = local_spark.createDataFrame(
         [(KEY, LINE["already quarantined"], reasons.UNKNOWN_SKU, "sku SKU-X")],
         "bronze_key string, bronze_line int, reason string, detail string",
     )
+    referenced = check_references(check_columns(parsed), known_stores, known_skus)
     checked = keep_settled(
-        mark_duplicates(check_references(check_columns(parsed), known_stores, known_skus), existing),
-        quarantined,
+        mark_duplicate_promotions(mark_duplicates(referenced, existing), announced), quarantined
     )
     rows = apply_verdicts(parsed, changed_lines(checked)).collect()
     assert len(rows) == len(CASES), "a validation step lost or duplicated lines"
@@ -115,6 +170,15 @@ def test_details_name_what_was_wrong(classified):
     assert classified["second copy"]["detail"] == "repeats an earlier line of this batch"
     assert classified["in silver from another line"]["detail"] == f"already in silver from {OTHER_KEY}:4"
     assert classified["already quarantined"]["detail"] == "sku SKU-X"
+    assert classified["discount 95"]["detail"] == "discount_percent > 90"
+    assert classified["expected before ordered"]["detail"] == "expected_at < ordered_at"
+    assert classified["promotion at an unknown store"]["detail"] == "store_id S406"
+    assert classified["same promotion_id, other content"]["detail"] == (
+        "promotion_id PR-00001-01 announced by an earlier line of this batch"
+    )
+    assert classified["promotion_id already in silver"]["detail"] == (
+        f"promotion_id PR-00001-02 already announced by event {ANNOUNCED_IN_SILVER['event_id']}"
+    )
 
 
 def test_the_earlier_line_of_a_duplicate_wins(classified):
