@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
@@ -26,6 +27,7 @@ from lakehouse.config import Settings
 from lakehouse.locks import StageBusyError, stage_lock
 from spark_jobs.gold.job import GoldRun, NothingToLoad, run_silver_to_gold
 from spark_jobs.gold.migrate import migrate
+from spark_jobs.schedule import record_gold_run, record_silver_run
 from spark_jobs.silver.job import run_bronze_to_silver
 
 log = logging.getLogger(__name__)
@@ -71,11 +73,15 @@ def run_pass(spark: SparkSession, settings: Settings, schema: str, first: bool) 
     except DrainLockedError as busy:
         done.skipped["bronze"] = str(busy)  # a batch drain is writing the same records to bronze
     done.stage_seconds["bronze"] = round(time.monotonic() - began, 1)
+    silver_began = datetime.now(UTC)
     summary = run_bronze_to_silver(spark, settings, prepare=first)
+    record_silver_run(settings, silver_began, summary)
     done.silver_events = summary.accepted_events + summary.quarantined
     done.stage_seconds["silver"] = summary.seconds
     if done.silver_events or first:
+        gold_began = datetime.now(UTC)
         done.gold = run_silver_to_gold(spark, settings, schema=schema, publish=True)
+        record_gold_run(settings, schema, gold_began)
         done.stage_seconds["gold"] = done.gold.seconds
     done.seconds = time.monotonic() - began
     return done

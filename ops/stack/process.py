@@ -138,3 +138,26 @@ def tree_rss_bytes(pid: int) -> int:
         except psutil.NoSuchProcess:
             continue
     return total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used by a process and its living descendants, and by the children they reaped.
+
+    Mage runs each scheduled pipeline in a child process that exits when done; its time counts
+    once its parent has reaped it, so two readings a while apart give the tree's use between them.
+    """
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        members = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for member in members:
+        try:
+            times = member.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
