@@ -40,14 +40,14 @@ $(VENV)/.installed: requirements/main.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
 	@echo "installing the main environment into $(VENV) (requirements/main.lock; a few minutes the first time)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/main.lock
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/main.lock
 	@$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
 $(LS_VENV)/.installed: requirements/localstack.lock
 	@echo "installing LocalStack into its own environment $(LS_VENV) (requirements/localstack.lock)"
 	@test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
-	@$(LS_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/localstack.lock
+	@$(LS_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/localstack.lock
 	@touch $@
 
 $(DASH_VENV)/.installed: requirements/dashboard.lock
@@ -111,6 +111,16 @@ lint: setup ## ruff
 format: setup ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# pip-audit in its own environment, installed on first use (not by setup): requirements/tools.lock.
+.venv-tools/.installed: requirements/tools.lock
+	@test -x .venv-tools/bin/python || $(PYTHON) -m venv .venv-tools
+	@.venv-tools/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/tools.lock
+	@touch $@
+
+.PHONY: audit
+audit: setup .venv-tools/.installed ## vulnerability audit of both virtualenvs (pip-audit); prints the findings
+	@$(PY) -m ops.audit
 
 bench: setup ## benchmarks: figures and ratios as a table, and bench/results/latest.json
 	$(PY) -m bench $(BENCH_ARGS)
