@@ -15,7 +15,7 @@ SETUP_STAMPS := $(VENV)/.installed $(LS_VENV)/.installed $(DASH_VENV)/.installed
                 .cache/localstack/.kinesis-mock
 
 .PHONY: help setup system-packages up down status logs psql alerts clean live test test-unit test-integration \
-        lint format bench demo dashboard
+        lint format bench demo dashboard lake-sql
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z_-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -130,6 +130,9 @@ bench: setup ## benchmarks: figures and ratios as a table, and bench/results/lat
 
 live: up ## run the pos_live pipeline in the foreground: Kinesis -> gold continuously (Ctrl-C stops it)
 	@$(PY) -m ops.mage pos_live
+
+lake-sql: setup ## Spark SQL over the lake: silver's tables and bronze by name (-e via ARGS='-e "select ..."')
+	@$(PY) -m ops.lake_sql $(ARGS)
 
 dashboard: setup ## start only the dashboard (and PostgreSQL) on DASHBOARD_HOST:DASHBOARD_PORT, in the background
 	@$(STACK) dashboard
