@@ -43,7 +43,12 @@ BAD = [
     se.sale_event("S404", [se.sale_line(1, "SKU-00001")]),
     se.sale_event("S001", [se.sale_line(1, "SKU-99999")]),
 ]
-FIRST = [*REFERENCE, SALE, LATE_SALE, DELIVERY, COUNT, *BAD, SALE]  # the last line repeats SALE
+ORDER = se.purchase_order_event("S001", [("SKU-00001", 24), ("SKU-00002", 12)])
+PROMOTION = se.promotion_event("PR-02917-01", ["SKU-00001", "SKU-00002"])
+# The same promotion_id announced again with other content by another event.
+PROMOTION_AGAIN = se.promotion_event("PR-02917-01", ["SKU-00003"], discount_percent=30)
+# The line after SALE repeats it; orders and promotions follow, so earlier line numbers stay.
+FIRST = [*REFERENCE, SALE, LATE_SALE, DELIVERY, COUNT, *BAD, SALE, ORDER, PROMOTION, PROMOTION_AGAIN]
 
 
 @pytest.fixture
@@ -100,7 +105,7 @@ def test_bronze_to_silver_then_rerun_replay_and_maintenance(spark, localstack: S
     summary = run(spark, localstack, lake)
 
     assert summary.objects == 1
-    assert (summary.bronze_lines, summary.accepted_events, summary.quarantined) == (len(FIRST), 8, 5)
+    assert (summary.bronze_lines, summary.accepted_events, summary.quarantined) == (len(FIRST), 10, 6)
     assert summary.reconciliation_holds
     assert summary.inserted_rows == {
         "sales_lines": 3,
@@ -108,7 +113,9 @@ def test_bronze_to_silver_then_rerun_replay_and_maintenance(spark, localstack: S
         "stock_counts": 2,
         "stores": 1,
         "products": 3,
-        "quarantine": 5,
+        "purchase_orders": 2,
+        "promotions": 2,
+        "quarantine": 6,
     }
     assert summary.quarantine_by_reason == {
         reasons.MALFORMED_JSON: 1,
@@ -116,6 +123,7 @@ def test_bronze_to_silver_then_rerun_replay_and_maintenance(spark, localstack: S
         reasons.UNKNOWN_STORE: 1,
         reasons.UNKNOWN_SKU: 1,
         reasons.DUPLICATE_EVENT_ID: 1,
+        reasons.DUPLICATE_PROMOTION_ID: 1,
     }
     root = s3a_uri(lake["silver_bucket"])
     sales = spark.read.format("delta").load(table_path(root, "sales_lines"))
@@ -134,12 +142,25 @@ def test_bronze_to_silver_then_rerun_replay_and_maintenance(spark, localstack: S
     assert table_state(spark, lake["silver_bucket"]) == before
 
     # Replay: the same events arrive again in a new object, with one new sale.
+    # A promotion already in silver, announced again by a new event, is not a second promotion.
     new_sale = se.sale_event("S001", [se.sale_line(1, "SKU-00003", 4)])
-    put(localstack, lake["bronze_bucket"], [SALE, DELIVERY, new_sale], first_sequence=100)
+    announced_again = se.promotion_event("PR-02917-01", ["SKU-00001", "SKU-00002"])
+    put(
+        localstack,
+        lake["bronze_bucket"],
+        [SALE, DELIVERY, new_sale, ORDER, announced_again],
+        first_sequence=100,
+    )
     replay = run(spark, localstack, lake)
     assert replay.inserted_rows["sales_lines"] == 1
-    assert replay.inserted_rows["deliveries"] == 0
-    assert replay.quarantine_by_reason == {reasons.DUPLICATE_EVENT_ID: 2}
+    assert replay.inserted_rows["deliveries"] == replay.inserted_rows["purchase_orders"] == 0
+    assert replay.inserted_rows["promotions"] == 0
+    assert replay.quarantine_by_reason == {reasons.DUPLICATE_EVENT_ID: 3, reasons.DUPLICATE_PROMOTION_ID: 1}
+    promotions = spark.read.format("delta").load(table_path(root, "promotions"))
+    assert {(row["event_id"], row["sku"], row["discount_percent"]) for row in promotions.collect()} == {
+        (PROMOTION["event_id"], "SKU-00001", 20),
+        (PROMOTION["event_id"], "SKU-00002", 20),
+    }
     assert sales.where(f"event_id = '{SALE['event_id']}'").count() == 2  # its two lines, once each
 
     # Reprocessing an object already taken (forgotten by the log) changes nothing either.
