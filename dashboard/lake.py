@@ -8,15 +8,13 @@ so the pipeline health page shows them to analysts only. Each probe that cannot 
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlparse
 
 import pandas as pd
 
 from lakehouse.config import Settings
+from lakehouse.mage_api import MageApi, MageApiError
 
 PIPELINES = ("kinesis_to_bronze", "bronze_to_silver", "silver_to_gold", "pos_live")
 QUARANTINE = "quarantine"
@@ -159,18 +157,19 @@ def quality_results(settings: Settings, days: int = 30) -> pd.DataFrame:
 def mage_runs(settings: Settings, per_pipeline: int = 5) -> pd.DataFrame:
     """The last runs of each pipeline from Mage's API, newest first."""
     rows = []
+    api = MageApi(settings, timeout=5)
     for pipeline in PIPELINES:
-        url = f"{settings.mage_url}/api/pipeline_runs?pipeline_uuid={pipeline}&_limit={per_pipeline}"
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                body = json.loads(response.read() or b"{}")
-        except (OSError, ValueError, urllib.error.URLError) as error:
+            runs = api.pipeline_runs(pipeline, limit=per_pipeline)
+        except MageApiError as error:
+            raise LakeError(
+                f"Mage refused the call at {settings.mage_url} ({error}): check MAGE_OWNER_* in .env"
+            ) from None
+        except (OSError, ValueError) as error:
             raise LakeError(
                 f"Mage does not answer at {settings.mage_url} ({error}): start it with `make up`"
             ) from None
-        if "error" in body:
-            raise LakeError(f"Mage answered with an error: {body['error']}")
-        for run in body.get("pipeline_runs", [])[:per_pipeline]:
+        for run in runs[:per_pipeline]:
             rows.append(
                 {
                     "pipeline": pipeline,

@@ -61,6 +61,13 @@ def mage_server(localstack: Settings, postgres: Settings, _started: list[Compone
 
 
 @pytest.fixture(scope="session")
+def whole_stack(mage_server: Settings, _started: list[Component]) -> Settings:
+    """Every component `make up` starts healthy, the dashboard included."""
+    _ensure(mage_server, _started, "dashboard")
+    return mage_server
+
+
+@pytest.fixture(scope="session")
 def spark(localstack: Settings):
     """One SparkSession for the test session, built by the project's factory."""
     from spark_jobs.session import spark_session

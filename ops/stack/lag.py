@@ -13,7 +13,7 @@ from ingestion.checkpoints import StreamIdentity, identity_problem
 from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.db import connect
-from ops.mage import MageApi
+from lakehouse.mage_api import MageApi
 
 PIPELINES = ("kinesis_to_bronze", "bronze_to_silver", "silver_to_gold")
 

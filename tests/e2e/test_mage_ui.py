@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from lakehouse.config import REPO_ROOT, Settings
-from ops.mage import MageApi
+from lakehouse.mage_api import MageApi
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from lakehouse.config import Settings
-from ops.mage import MAGE_FRONTEND_API_KEY, MageApi, MageApiError
+from lakehouse.mage_api import MAGE_FRONTEND_API_KEY, MageApi, MageApiError
 from ops.stack.cli import wait_healthy
 from ops.stack.components import MageServer
 from ops.stack.private_files import new_password

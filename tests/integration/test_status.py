@@ -10,15 +10,15 @@ from ops.stack.lag import PROBES, lag_report
 pytestmark = pytest.mark.integration
 
 
-def test_every_lag_probe_answers(mage_server, capsys):
-    ensure_resources(mage_server)
-    report = dict(lag_report(mage_server))
+def test_every_lag_probe_answers(whole_stack, capsys):
+    ensure_resources(whole_stack)
+    report = dict(lag_report(whole_stack))
     assert set(report) == set(PROBES)
     unavailable = {name: value for name, value in report.items() if value.startswith("unavailable")}
     assert not unavailable
     assert "kinesis_to_bronze" in report["last success"]
 
-    assert status(mage_server) == 0
+    assert status(whole_stack) == 0
     printed = capsys.readouterr().out
     assert "pipeline lag:" in printed
-    assert printed.count("healthy") == len(components(mage_server))
+    assert printed.count("healthy") == len(components(whole_stack))
