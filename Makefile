@@ -6,16 +6,18 @@ PYTHON ?= python3.11
 VENV := .venv
 LS_VENV := .venv-localstack
 DASH_VENV := .venv-dashboard
+API_VENV := .venv-api
 PY := $(VENV)/bin/python
 STACK := $(PY) -m ops.stack
 PYTEST_ARGS ?=
 
 # Stamp files make `make setup` idempotent: a step reruns only when its inputs change.
-SETUP_STAMPS := $(VENV)/.installed $(LS_VENV)/.installed $(DASH_VENV)/.installed .cache/jars/.verified \
+SETUP_STAMPS := $(VENV)/.installed $(LS_VENV)/.installed $(DASH_VENV)/.installed $(API_VENV)/.installed \
+                .cache/jars/.verified \
                 .cache/localstack/.kinesis-mock
 
 .PHONY: help setup system-packages up down status logs psql alerts clean live test test-unit test-integration \
-        lint format bench demo dashboard lake-sql
+        lint format bench demo dashboard api lake-sql
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z_-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,6 +56,12 @@ $(DASH_VENV)/.installed: requirements/dashboard.lock
 	@echo "installing the dashboard into its own environment $(DASH_VENV) (requirements/dashboard.lock, hashes checked)"
 	@test -x $(DASH_VENV)/bin/python || $(PYTHON) -m venv $(DASH_VENV)
 	@$(DASH_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dashboard.lock
+	@touch $@
+
+$(API_VENV)/.installed: requirements/api.lock
+	@echo "installing the read API into its own environment $(API_VENV) (requirements/api.lock, hashes checked)"
+	@test -x $(API_VENV)/bin/python || $(PYTHON) -m venv $(API_VENV)
+	@$(API_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/api.lock
 	@touch $@
 
 .cache/jars/.verified: lakehouse/jars.py $(VENV)/.installed
@@ -136,6 +144,9 @@ lake-sql: setup ## Spark SQL over the lake: silver's tables and bronze by name (
 
 dashboard: setup ## start only the dashboard (and PostgreSQL) on DASHBOARD_HOST:DASHBOARD_PORT, in the background
 	@$(STACK) dashboard
+
+api: setup ## start only the read API (and PostgreSQL) on API_HOST:API_PORT, in the background; docs at /docs
+	@$(STACK) api
 
 demo: up ## backfill 30 days, stream live while Mage's schedules run bronze -> silver -> gold, summarise
 	@$(PY) -m ops.demo

@@ -12,6 +12,7 @@ import streamlit as st
 from dashboard.gold import Gold, GoldError, Role, Viewer
 from dashboard.screens import PAGES
 from lakehouse.config import ConfigError, load_settings
+from lakehouse.gold_access import loader_refusal, refusal
 
 
 def sign_in(settings) -> None:
@@ -29,8 +30,9 @@ def sign_in(settings) -> None:
     if not login.strip():
         st.error("Enter your login.")
         return
-    if login.strip() == settings.postgres_user:
-        st.error(f"{settings.postgres_user} is the loader's login, not for viewing: sign in with your own.")
+    problem = loader_refusal(settings, login.strip())
+    if problem:
+        st.error(problem)
         return
     viewer = Viewer(login.strip(), password)
     try:
@@ -45,20 +47,6 @@ def sign_in(settings) -> None:
     st.session_state["viewer"] = viewer
     st.session_state["role"] = role
     st.rerun()
-
-
-def refusal(role: Role) -> str | None:
-    """Why a login may not use the dashboard, or None."""
-    if role.bypasses_row_security:
-        return (
-            f"{role.login} bypasses row-level security (a superuser or the loader): "
-            "sign in with your own login."
-        )
-    if not (role.is_analyst or role.is_store_manager):
-        return (
-            f"{role.login} has neither gold_analyst nor gold_store_manager: ask your analyst for one of them."
-        )
-    return None
 
 
 def main() -> None:

@@ -7,8 +7,9 @@ parse, or lies outside its range, is a ConfigError that names the variable.
 
 `Settings` holds the platform (AWS, PostgreSQL, Spark, Mage) as plain fields and each stage's
 knobs as a typed section (`settings.silver`, `settings.gold`, `settings.live`,
-`settings.ingestion`, `settings.demo`, `settings.dashboard`). Pointing `AWS_ENDPOINT_URL` at real
-AWS (or leaving it empty) and `SPARK_MASTER` at a cluster is all it takes to leave the laptop.
+`settings.ingestion`, `settings.demo`, `settings.dashboard`, `settings.api`). Pointing
+`AWS_ENDPOINT_URL` at real AWS (or leaving it empty) and `SPARK_MASTER` at a cluster is all it
+takes to leave the laptop.
 """
 
 from __future__ import annotations
@@ -140,6 +141,21 @@ class DashboardSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """The read API (api/, `make api`): where it listens, how long a request's query may run, and how
+    long a token issued by POST /tokens stands for its login."""
+
+    host: str = variable("API_HOST")
+    port: int = variable("API_PORT", 1, 65535)
+    statement_timeout_ms: int = variable("API_STATEMENT_TIMEOUT_MS", 100, 600_000)
+    token_ttl_seconds: int = variable("API_TOKEN_TTL_SECONDS", 60, 604_800)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of the project; field names are the lower-cased variable names."""
 
@@ -188,6 +204,7 @@ class Settings:
     ingestion: IngestionSettings
     demo: DemoSettings
     dashboard: DashboardSettings
+    api: ApiSettings
 
     @property
     def postgres_url(self) -> str:
@@ -207,7 +224,15 @@ class Settings:
         return bool(self.aws_endpoint_url)
 
 
-SECTIONS = (SilverSettings, GoldSettings, LiveSettings, IngestionSettings, DemoSettings, DashboardSettings)
+SECTIONS = (
+    SilverSettings,
+    GoldSettings,
+    LiveSettings,
+    IngestionSettings,
+    DemoSettings,
+    DashboardSettings,
+    ApiSettings,
+)
 
 
 def _as_bool(name: str, value: str) -> bool:

@@ -62,8 +62,9 @@ def mage_server(localstack: Settings, postgres: Settings, _started: list[Compone
 
 @pytest.fixture(scope="session")
 def whole_stack(mage_server: Settings, _started: list[Component]) -> Settings:
-    """Every component `make up` starts healthy, the dashboard included."""
+    """Every component `make up` starts healthy, the dashboard and the read API included."""
     _ensure(mage_server, _started, "dashboard")
+    _ensure(mage_server, _started, "api")
     return mage_server
 
 

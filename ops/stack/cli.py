@@ -19,7 +19,14 @@ from ops.stack import process
 from ops.stack.components import Component, StackError, components
 from ops.stack.private_files import secure_run_dir
 
-START_TIMEOUTS = {"s3": 60.0, "localstack": 90.0, "postgres": 60.0, "mage": 180.0, "dashboard": 60.0}
+START_TIMEOUTS = {
+    "s3": 60.0,
+    "localstack": 90.0,
+    "postgres": 60.0,
+    "mage": 180.0,
+    "dashboard": 60.0,
+    "api": 30.0,
+}
 
 
 def docker_engine_answer() -> str | None:
@@ -161,6 +168,7 @@ def print_urls(settings: Settings) -> None:
     where = f"{settings.postgres_host}:{settings.postgres_port}/{settings.postgres_db}"
     print(f"  Postgres    postgresql://{settings.postgres_user}@{where}   (make psql)")
     print(f"  Dashboard   {settings.dashboard.url}   (sign in with your own PostgreSQL login)")
+    print(f"  Read API    {settings.api.url}/docs   (HTTP basic with your own PostgreSQL login)")
     print("  Passwords   in .env (mode 0600): MAGE_OWNER_PASSWORD, POSTGRES_PASSWORD")
 
 
@@ -216,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     logs_parser = commands.add_parser("logs", help="last lines of each component's log")
     dashboard_parser = commands.add_parser("dashboard", help="start only the dashboard (and PostgreSQL)")
     dashboard_parser.set_defaults(components=["postgres", "dashboard"])
+    api_parser = commands.add_parser("api", help="start only the read API (and PostgreSQL)")
+    api_parser.set_defaults(components=["postgres", "api"])
     logs_parser.add_argument("-n", "--lines", type=int, default=40)
     arguments = parser.parse_args(argv)
 
@@ -227,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
             return down(settings)
         if arguments.command == "status":
             return status(settings)
+        if arguments.command == "api":
+            start_native(settings, arguments.components)
+            print(f"  Read API    {settings.api.url}/docs   (HTTP basic with your own PostgreSQL login)")
+            return 0
         if arguments.command == "dashboard":
             start_native(settings, arguments.components)
             print(f"  Dashboard   {settings.dashboard.url}   (sign in with your own PostgreSQL login)")

@@ -552,13 +552,53 @@ class Dashboard(Component):
         process.write_pid(self.pid_file, pid)
 
 
+API_VENV = REPO_ROOT / ".venv-api"
+
+
+def api_command() -> list[str]:
+    """The read API (api/) under uvicorn; it listens where API_HOST and API_PORT say."""
+    return [str(API_VENV / "bin" / "python"), "-m", "api"]
+
+
+def api_environment(settings: Settings) -> dict[str, str]:
+    """The dashboard's environment without the loader's or the owner's password: the API connects
+    only as its callers."""
+    return {**dashboard_environment(settings), "POSTGRES_PASSWORD": "", "POSTGRES_OWNER_PASSWORD": ""}
+
+
+class ReadApi(Component):
+    """The read API (api/, FastAPI) in its own virtualenv; callers sign in with their own
+    PostgreSQL login, so it holds no database credentials of its own."""
+
+    name = "api"
+
+    def health(self) -> Health:
+        url = f"{self.settings.api.url}/health"
+        try:
+            answer = _http_json(url)
+        except (OSError, ValueError) as error:
+            return Health(False, f"no answer at {url} ({error})")
+        if answer.get("status") != "ok":
+            return Health(False, f"{url} answered {answer!r}")
+        return Health(True, f"{self.settings.api.url}/docs")
+
+    def start(self) -> None:
+        self._require(API_VENV / "bin" / "python", "the read API's virtualenv")
+        host, port = self.settings.api.host, self.settings.api.port
+        if port_open(host, port):
+            raise StackError(f"port {port} is taken by another program: set API_PORT in .env")
+        pid = process.spawn(api_command(), self.log_file, api_environment(self.settings), cwd=REPO_ROOT)
+        process.write_pid(self.pid_file, pid)
+
+
 def components(settings: Settings) -> list[Component]:
     """The native stack in start order (Mage after the others: its blocks talk to them; the
-    dashboard last: it only reads gold)."""
+    dashboard and the read API last: they only read gold)."""
     return [
         S3Server(settings),
         LocalStack(settings),
         Postgres(settings),
         MageServer(settings),
         Dashboard(settings),
+        ReadApi(settings),
     ]

@@ -20,16 +20,16 @@ def compose() -> dict:
     return yaml.safe_load(COMPOSE_FILE.read_text())
 
 
-def test_the_five_services_are_there(compose: dict):
-    assert set(compose["services"]) == {"s3", "localstack", "postgres", "mage", "dashboard"}
+def test_the_six_services_are_there(compose: dict):
+    assert set(compose["services"]) == {"s3", "localstack", "postgres", "mage", "dashboard", "api"}
 
 
-@pytest.mark.parametrize("service", ["s3", "localstack", "postgres", "mage", "dashboard"])
+@pytest.mark.parametrize("service", ["s3", "localstack", "postgres", "mage", "dashboard", "api"])
 def test_every_service_has_a_healthcheck(compose: dict, service: str):
     assert compose["services"][service]["healthcheck"]["test"]
 
 
-@pytest.mark.parametrize("service", ["s3", "localstack", "postgres", "mage", "dashboard"])
+@pytest.mark.parametrize("service", ["s3", "localstack", "postgres", "mage", "dashboard", "api"])
 def test_ports_are_published_on_loopback_only(compose: dict, service: str):
     ports = compose["services"][service]["ports"]
     assert ports and all(str(port).startswith("127.0.0.1:") for port in ports)
@@ -96,3 +96,11 @@ def test_the_dashboard_is_built_from_its_hashed_lock_and_holds_no_database_passw
     assert "--browser.gatherUsageStats" in dockerfile
     assert "POSTGRES_PASSWORD" not in dashboard["environment"]
     assert dashboard["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_the_api_is_built_from_its_hashed_lock_and_holds_no_database_password(compose: dict):
+    api = compose["services"]["api"]
+    dockerfile = (REPO_ROOT / api["build"]["context"] / api["build"]["dockerfile"]).read_text()
+    assert "--require-hashes -r requirements/api.lock" in dockerfile
+    assert api["environment"]["POSTGRES_PASSWORD"] == ""
+    assert api["depends_on"]["postgres"]["condition"] == "service_healthy"
