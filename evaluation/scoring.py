@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
 from lakehouse.config import GoldSettings
@@ -129,55 +129,186 @@ _REJECTED = frozenset((*INVALID_CLASSES, DUPLICATE_EVENT_ID))
 _MOVEMENT_LINES = {"sale": "quantity", "delivery": "quantity", "stock_count": "counted_quantity"}
 
 
-def accepted_movements(events: Iterable[Event]) -> dict[tuple[str, str], list[model.Movement]]:
+def _time(text: str, zone: tzinfo | None) -> datetime:
+    """An event's UTC ISO time as naive UTC, or as naive local time in `zone`."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (moment.astimezone(zone) if zone else moment.astimezone(UTC)).replace(tzinfo=None)
+
+
+def accepted_movements(
+    events: Iterable[Event], zones: Mapping[str, tzinfo] | None = None
+) -> dict[tuple[str, str], list[model.Movement]]:
     """Stock movements per (store_id, sku) of the events silver accepts, at their event time.
 
     Injected bad events are left out as silver quarantines them (the end-to-end test checks
-    that it does), so the replay sees what gold would.
+    that it does), so the replay sees what gold would. With `zones` (store_id -> time zone),
+    times are the store's local time, so a day is the store's business day.
     """
-    found: dict[tuple[str, str], list[model.Movement]] = defaultdict(list)
+    return accepted_events(events, zones).movements
+
+
+@dataclass
+class AcceptedEvents:
+    """What gold's model sees of a simulation, per store-SKU: movements, order lines, promotions."""
+
+    movements: dict[tuple[str, str], list[model.Movement]] = field(default_factory=lambda: defaultdict(list))
+    order_lines: dict[tuple[str, str], list[model.OrderLine]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    # (store_ids or None, sku, discount fraction, first_day, last_day, announced at)
+    promotions: list[tuple[tuple[str, ...] | None, str, float, date, date, datetime]] = field(
+        default_factory=list
+    )
+
+
+def accepted_events(events: Iterable[Event], zones: Mapping[str, tzinfo] | None = None) -> AcceptedEvents:
+    """`accepted_movements`, plus the purchase order lines (closed by the deliveries carrying
+    their order id) and the promotions silver accepts; see `accepted_movements` for `zones`."""
+    found = AcceptedEvents()
+    received: dict[tuple[str, str, str], tuple[int, datetime]] = {}
     for event in events:
-        field = _MOVEMENT_LINES.get(event.event_type)
-        if field is None or event.bad_class in _REJECTED:
+        if event.bad_class in _REJECTED:
+            continue
+        kind = event.event_type
+        if kind not in _MOVEMENT_LINES and kind not in ("purchase_order", "promotion"):
             continue
         document = json.loads(event.payload)
-        at = datetime.fromisoformat(document["event_time"].replace("Z", "+00:00")).replace(tzinfo=None)
-        kind = "count" if event.event_type == "stock_count" else event.event_type
+        zone = zones.get(document.get("store_id")) if zones and document.get("store_id") else None
+        at = _time(document["event_time"], zone)
+        if kind == "promotion":
+            stores = document.get("store_ids")
+            for sku in document["skus"]:
+                found.promotions.append(
+                    (
+                        None if stores is None else tuple(stores),
+                        sku,
+                        document["discount_percent"] / 100,
+                        date.fromisoformat(document["first_day"]),
+                        date.fromisoformat(document["last_day"]),
+                        datetime.fromisoformat(document["event_time"].replace("Z", "+00:00")),
+                    )
+                )
+            continue
+        store = document["store_id"]
+        if kind == "purchase_order":
+            for line in document["lines"]:
+                found.order_lines[(store, line["sku"])].append(
+                    model.OrderLine(
+                        document["order_id"],
+                        line["sku"],
+                        _time(document["ordered_at"], zone),
+                        _time(document["expected_at"], zone),
+                        line["quantity"],
+                    )
+                )
+            continue
+        if kind == "delivery" and document.get("order_id"):
+            for line in document["lines"]:
+                key = (store, document["order_id"], line["sku"])
+                units, first = received.get(key, (0, at))
+                received[key] = (units + line["quantity"], min(first, at))
+        movement = "count" if kind == "stock_count" else kind
         for line in document["lines"]:
-            found[(document["store_id"], line["sku"])].append(model.Movement(at, kind, line[field]))
+            found.movements[(store, line["sku"])].append(
+                model.Movement(at, movement, line[_MOVEMENT_LINES[kind]])
+            )
+    for (store, sku), lines in found.order_lines.items():
+        closed = []
+        for line in lines:
+            came = received.get((store, line.order_id, sku))
+            closed.append(line if came is None else replace(line, received=came[0], received_at=came[1]))
+        found.order_lines[(store, sku)] = closed
     return found
 
 
 @dataclass(frozen=True)
-class Replay:
-    alerts: list[AlertWindow]  # predictive alerts, one window per store-SKU-kind episode
-    closings: list[tuple[str, str, date, int]]  # book stock at the end of each scored day
+class ScoredDay:
+    """What gold's model (replayed) says about one store-SKU at the close of one business day."""
+
+    store_id: str
+    sku: str
+    day: date
+    on_hand: int  # book stock, as gold sees it
+    probability: float  # of a stockout within the lead time
+    day_probability: float
+    level: float  # units per day
+    old_rule: bool  # the threshold rule gold had before (stock_model.threshold_conditions)
+    forecast: tuple[float, ...]  # days 1.. after `day`
+
+
+def _discounts(promotions: list, store_id: str, sku: str, announced_by: datetime | None) -> dict[date, float]:
+    found: dict[date, float] = {}
+    for stores, promoted, discount, first, last, announced in promotions:
+        if promoted != sku or (stores is not None and store_id not in stores):
+            continue
+        if announced_by is not None and announced > announced_by:
+            continue
+        day = first
+        while day <= last:
+            found[day] = max(found.get(day, 0.0), discount)
+            day += timedelta(days=1)
+    return found
 
 
 def replay(
-    movements: dict[tuple[str, str], list[model.Movement]],
-    lead_times: dict[str, int],
+    accepted: AcceptedEvents,
+    lead_times: Mapping[str, int],
+    categories: Mapping[str, str],
     first_day: date,
     first_scored_day: date,
     last_day: date,
     config: GoldSettings,
-) -> Replay:
-    """Gold's predictive alerts if it ran at the end of each day from `first_scored_day` on.
+    day_end: Callable[[str, date], datetime] | None = None,
+) -> list[ScoredDay]:
+    """Gold's model run at the close of each business day from `first_scored_day` on.
 
-    Days from `first_day` are history; an alert raised at the end of day d is open from
-    midnight after d until the end of the first day its condition no longer holds.
+    Days from `first_day` are history. Each day, as gold does in Spark: demand statistics per
+    store-SKU, its category's pooled prior, then `stock_model.assess` with the promotions
+    announced by then (`day_end(store_id, day)`, UTC, is the close; None: every promotion) and
+    the order lines open at the close.
     """
-    windows: list[AlertWindow] = []
-    closings: list[tuple[str, str, date, int]] = []
-    for (store_id, sku), moves in movements.items():
-        lead = lead_times.get(sku, config.default_lead_time_days)
+    share = model.level_variance_share(config.ewma_alpha)
+    by_promo = defaultdict(list)
+    for promotion in accepted.promotions:
+        by_promo[promotion[1]].append(promotion)
+    series = []
+    for (store_id, sku), moves in accepted.movements.items():
         positions = model.daily_positions(moves, first_day, last_day)
-        history = [(p.day, p.sold, p.closing > 0) for p in positions]
-        opened: dict[str, datetime] = {}
+        known = _discounts(by_promo[sku], store_id, sku, None)
+        history = [(p.day, p.sold, p.closing > 0, known.get(p.day, 0.0)) for p in positions]
+        series.append((store_id, sku, positions, history))
+    stats: dict[tuple[str, str, date], model.DemandStats] = {}
+    pooled: dict[tuple[str, date], list[model.DemandStats]] = defaultdict(list)
+    for store_id, sku, positions, history in series:
         for index, position in enumerate(positions):
             if position.day < first_scored_day:
                 continue
-            closings.append((store_id, sku, position.day, position.closing))
+            found = model.demand_stats(
+                history[:index], position.day, config.ewma_alpha, config.demand_history_days
+            )
+            stats[(store_id, sku, position.day)] = found
+            pooled[(categories.get(sku, ""), position.day)].append(found)
+    priors = {key: model.category_prior(members, share) for key, members in pooled.items()}
+    scored: list[ScoredDay] = []
+    z = model.z_score(config.service_level)
+    for store_id, sku, positions, history in series:
+        lead = lead_times.get(sku, config.default_lead_time_days)
+        lines = accepted.order_lines.get((store_id, sku), [])
+        risk_open, opened_on = False, None
+        for index, position in enumerate(positions):
+            if position.day < first_scored_day:
+                continue
+            close = datetime.combine(position.day + timedelta(days=1), time())
+            receipts: dict[date, int] = defaultdict(int)
+            for line in lines:
+                if line.ordered_at < close:
+                    units = model.on_order(line, close)
+                    if units:
+                        receipts[model.receipt_day(line.expected_at.date(), position.day)] += units
+            announced_by = day_end(store_id, position.day) if day_end else None
+            received_since = opened_on is not None and any(
+                p.received > 0 for p in positions[: index + 1] if p.day > opened_on
+            )
             assessment = model.assess(
                 history[:index],
                 on_hand=position.closing,
@@ -185,15 +316,39 @@ def replay(
                 as_of_day=position.day,
                 lead_time_days=lead,
                 config=config,
+                prior=priors[(categories.get(sku, ""), position.day)],
+                discounts=_discounts(by_promo[sku], store_id, sku, announced_by),
+                receipts=receipts,
+                risk_open=risk_open,
+                received_since_open=received_since,
+                stats=stats[(store_id, sku, position.day)],
             )
-            end_of_day = datetime.combine(position.day + timedelta(days=1), time())
-            for kind in PREDICTIVE_KINDS:
-                if kind in assessment.conditions:
-                    opened.setdefault(kind, end_of_day)
-                elif kind in opened:
-                    windows.append(AlertWindow(store_id, sku, opened.pop(kind), end_of_day))
-        windows.extend(AlertWindow(store_id, sku, since, None) for since in opened.values())
-    return Replay(windows, closings)
+            holds = "stockout_risk" in assessment.conditions
+            if holds and not risk_open:
+                opened_on = position.day
+            risk_open = holds
+            old = model.threshold_conditions(
+                on_hand=position.closing,
+                safety=model.safety_stock(z, assessment.stats.std, lead),
+                reorder=assessment.reorder_point,
+                stockout_date=assessment.predicted_stockout_date,
+                as_of_day=position.day,
+                lead_time_days=lead,
+            )
+            scored.append(
+                ScoredDay(
+                    store_id,
+                    sku,
+                    position.day,
+                    position.closing,
+                    assessment.probability,
+                    assessment.day_probability,
+                    assessment.stats.level,
+                    bool(old),
+                    tuple(units for _, units in assessment.daily_forecast[1:]),
+                )
+            )
+    return scored
 
 
 def stockouts_of(truth: GroundTruth) -> list[TrueStockout]:
@@ -223,3 +378,83 @@ def truth_stockouts(path: Path | str) -> list[TrueStockout]:
         )
         for item in document["stockouts"]
     ]
+
+
+def local_date(epoch_ms: int, zone: tzinfo) -> date:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).astimezone(zone).date()
+
+
+@dataclass(frozen=True)
+class TruthDay:
+    expected_demand: float
+    true_demand: int
+    sold: int
+    closing_on_hand: int
+    on_promotion: bool
+
+
+def truth_days(truth: GroundTruth) -> dict[tuple[str, str, date], TruthDay]:
+    """The truth's `daily` rows by (store_id, sku, business day)."""
+    return {
+        (row["store_id"], row["sku"], date.fromisoformat(row["day"])): TruthDay(
+            row["expected_demand"],
+            row["true_demand"],
+            row["sold"],
+            row["closing_on_hand"],
+            row["promotion_id"] is not None,
+        )
+        for row in truth.daily_rows()
+    }
+
+
+def true_receipts(truth: GroundTruth, zones: Mapping[str, tzinfo]) -> dict[tuple[str, str], list[tuple]]:
+    """Per store-SKU: (ordered_at UTC, arrival day local, units) as the supplier really delivered."""
+    faults = {(f["order_id"], f["sku"]): f for f in truth.supplier_faults}
+    found: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+    for order in truth.orders:
+        zone = zones[order["store_id"]]
+        ordered = datetime.fromisoformat(order["ordered_at"].replace("Z", "+00:00"))
+        for line in order["lines"]:
+            fault = faults.get((order["order_id"], line["sku"]))
+            arrival = fault["received_at"] if fault else order["expected_at"]
+            units = fault["received"] if fault else line["quantity"]
+            day = datetime.fromisoformat(arrival.replace("Z", "+00:00")).astimezone(zone).date()
+            found[(order["store_id"], line["sku"])].append((ordered, day, units))
+    return found
+
+
+def oracle_dispersion() -> float:
+    """The simulator's own day dispersion: a compound Poisson of basket quantities has variance
+    mean x E[q^2] / E[q], i.e. dispersion E[q^2] / E[q] - 1 (the day noise is in the mean)."""
+    from producer.demand import QUANTITIES, QUANTITY_WEIGHTS
+
+    mean = sum(q * w for q, w in zip(QUANTITIES, QUANTITY_WEIGHTS, strict=True))
+    square = sum(q * q * w for q, w in zip(QUANTITIES, QUANTITY_WEIGHTS, strict=True))
+    return square / mean - 1
+
+
+def oracle_probability(
+    days: Mapping[tuple[str, str, date], TruthDay],
+    receipts: Sequence[tuple],
+    store_id: str,
+    sku: str,
+    day: date,
+    close: datetime,
+    lead: int,
+    dispersion: float,
+) -> float:
+    """The ceiling: the same probability from the true closing stock, the true expected demand of
+    the next `lead` days (promotions included) and the orders as the supplier really delivers them."""
+    on_hand = days[(store_id, sku, day)].closing_on_hand
+    arriving: dict[date, int] = defaultdict(int)
+    for ordered, arrival, units in receipts:
+        if ordered <= close and arrival > day:
+            arriving[arrival] += units
+    means = [
+        days[(store_id, sku, day + timedelta(days=t))].expected_demand
+        if (store_id, sku, day + timedelta(days=t)) in days
+        else 0.0
+        for t in range(1, lead + 1)
+    ]
+    supply = model.supply_by_day(on_hand, arriving, day, lead)
+    return model.stockout_probability(0.0, means, supply, dispersion)

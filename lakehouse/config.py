@@ -89,6 +89,8 @@ class GoldSettings:
     ewma_alpha: float = variable("EWMA_ALPHA", 0.01, 1.0)
     overstock_cover_days: float = variable("OVERSTOCK_COVER_DAYS", 1, 3650)
     late_days: int = variable("GOLD_LATE_DAYS", 0, 365)
+    alert_min_probability: float = variable("ALERT_MIN_PROBABILITY", 0, 1)
+    alert_close_probability: float = variable("ALERT_CLOSE_PROBABILITY", 0, 1)
 
     def __post_init__(self) -> None:
         check_schema_name(self.schema)

@@ -36,7 +36,7 @@ from lakehouse.locks import lock_key
 from spark_jobs.gold.sql_files import gold_sql
 from spark_jobs.gold.staging import ALERT_CONDITIONS
 
-MESSAGE_VERSION = 1
+MESSAGE_VERSION = 2  # 2: stockout_probability, expected_stockout_date and on_order
 # Publishing of one schema at a time: the advisory lock of this stage on the schema.
 _PUBLISH_STAGE = "publish-alerts"
 
@@ -53,6 +53,9 @@ class AlertCondition:
     reorder_point: float
     predicted_stockout_date: date | None
     recommended_order_qty: int
+    on_order: int
+    stockout_probability: float | None  # of a stockout within the lead time
+    expected_stockout_date: date | None  # on hand and open orders
 
 
 @dataclass(frozen=True)
@@ -189,11 +192,13 @@ def latest_alerts(
 
 def format_alert(body: dict) -> str:
     """One line for a terminal."""
-    stockout = body.get("predicted_stockout_date") or "-"
+    stockout = body.get("expected_stockout_date") or body.get("predicted_stockout_date") or "-"
+    probability = body.get("stockout_probability")
+    chance = "-" if probability is None else f"{probability:.0%}"
     return (
         f"{body.get('last_seen_at', '?'):25} {body.get('event', '?'):9} {body.get('severity', '?'):8} "
         f"{body.get('kind', '?'):20} {body.get('store_id', '?')} {body.get('sku', '?'):10} "
-        f"on hand {body.get('on_hand')}, reorder point {body.get('reorder_point')}, "
+        f"P(stockout) {chance}, on hand {body.get('on_hand')}, on order {body.get('on_order')}, "
         f"stockout {stockout}, order {body.get('recommended_order_qty')}"
     )
 

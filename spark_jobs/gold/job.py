@@ -38,6 +38,8 @@ from spark_jobs.gold.dimensions import latest_stores, product_versions
 from spark_jobs.gold.silver_contract import (
     DELIVERIES,
     PRODUCTS,
+    PROMOTIONS,
+    PURCHASE_ORDERS,
     SALES_LINES,
     STOCK_COUNTS,
     STORES,
@@ -48,12 +50,16 @@ from spark_jobs.gold.staging import (
     DIM_STORE,
     FACT_SALES,
     INVENTORY_SNAPSHOT,
+    OPEN_ORDERS,
+    PROMOTION_CALENDAR,
     STOCK_FORECAST,
     STOCK_POSITION,
     StagingTable,
 )
 
 _KEY = ["store_id", "sku"]
+# How far back purchase orders are read for the open ones: longer than any lead time and delay.
+ORDER_LOOKBACK_DAYS = 35
 
 
 def _epoch_to_utc(seconds: float | None) -> datetime | None:
@@ -131,33 +137,80 @@ def history_frame(
     )
 
 
+def today_share(as_of: datetime) -> float:
+    """The share of as_of's (UTC) day still to come: what is left of today's forecast to sell."""
+    midnight = datetime.combine(as_of.astimezone(UTC).date(), datetime.min.time(), UTC)
+    return 1 - (as_of - midnight).total_seconds() / 86_400
+
+
 def model_frames(
     config: GoldSettings,
     gold_snapshots: DataFrame,
     positions: DataFrame,
     products: DataFrame,
-    as_of_day: date,
+    as_of: datetime,
+    calendar: DataFrame,
+    order_lines: DataFrame,
 ) -> tuple[DataFrame, DataFrame]:
-    """(replenishment per store-SKU with its predicted stockout date, forecasts) as of `as_of_day`."""
+    """(replenishment and risk per store-SKU, forecasts) as of `as_of`, as `stock_model.assess` chains them.
+
+    calendar is the promotion calendar (`promotion_calendar_frame`), order_lines the purchase
+    order lines (`order_lines_frame`).
+    """
+    as_of_day = as_of.astimezone(UTC).date()
+    level_share = model.level_variance_share(config.ewma_alpha)
     history_start = as_of_day - timedelta(days=config.demand_history_days)
-    history = history_frame(gold_snapshots, positions, history_start, as_of_day)
-    stats = frames.demand_stats_frame(history, as_of_day, config.ewma_alpha, config.demand_history_days)
-    stock = positions.where(F.col("day") == F.lit(as_of_day)).select(
-        *_KEY, F.col("closing").alias("on_hand"), F.col("sold").alias("sold_today")
+    history = frames.history_with_promotions(
+        history_frame(gold_snapshots, positions, history_start, as_of_day), calendar
     )
-    lead_times = products.where(F.col("valid_to").isNull()).select("sku", "lead_time_days")
+    stats = frames.demand_stats_frame(history, as_of_day, config.ewma_alpha, config.demand_history_days)
+    current = products.where(F.col("valid_to").isNull())
+    priors = frames.category_priors_frame(stats, current.select("sku", "category"), level_share)
+    shrunk = frames.shrunk_columns(level_share)
+    stats = (
+        stats.join(current.select("sku", "category"), "sku", "left")
+        .join(priors, "category", "left")
+        .withColumns(shrunk)
+        .drop("category", "prior_elasticity", "prior_dispersion")
+    )
+    on_order = order_lines.groupBy(*_KEY).agg(
+        F.sum("on_order").cast("int").alias("on_order"),
+        F.min(F.when(F.col("on_order") > 0, F.col("expected_at"))).alias("next_receipt_at"),
+    )
+    stock = (
+        positions.where(F.col("day") == F.lit(as_of_day))
+        .select(*_KEY, F.col("closing").alias("on_hand"), F.col("sold").alias("sold_today"))
+        .join(on_order, _KEY, "left")
+        .fillna(0, ["on_order"])
+    )
     replenishment = frames.replenishment_frame(
         stats,
         stock,
-        lead_times,
+        current.select("sku", "lead_time_days"),
         z=model.z_score(config.service_level),
         review_days=config.review_period_days,
         default_lead_time_days=config.default_lead_time_days,
         overstock_cover_days=config.overstock_cover_days,
+    ).fillna(
+        {
+            "elasticity": model.DEFAULT_ELASTICITY,
+            "dispersion": model.DEFAULT_DISPERSION,
+            "plain_days": 0,
+        }
     )
-    forecasts = frames.forecast_frame(replenishment, as_of_day, config.forecast_days)
-    stockouts = frames.stockout_dates_frame(forecasts, stock)
-    return replenishment.join(stockouts, _KEY, "left"), forecasts
+    forecasts = frames.forecast_frame(replenishment, calendar, as_of_day, config.forecast_days)
+    stockouts = frames.stockout_dates_frame(forecasts.where(F.col("offset") < config.forecast_days), stock)
+    risk = frames.risk_frame(
+        forecasts,
+        replenishment.select(*_KEY, "on_hand", "sold_today", "lead_time_days", "dispersion", "plain_days"),
+        frames.receipts_frame(order_lines, as_of_day),
+        as_of_day=as_of_day,
+        today_share=today_share(as_of),
+        level_share=level_share,
+        forecast_days=config.forecast_days,
+    )
+    shown = forecasts.where(F.col("offset") < config.forecast_days)
+    return replenishment.join(stockouts, _KEY, "left").join(risk, _KEY, "left"), shown
 
 
 def _staged(frame: DataFrame, table: StagingTable, **gold_names: str) -> DataFrame:
@@ -173,6 +226,8 @@ def staging_frames(
     positions: DataFrame,
     replenishment: DataFrame,
     forecasts: DataFrame,
+    order_lines: DataFrame,
+    calendar: DataFrame,
 ) -> dict[str, DataFrame]:
     """The DataFrame of each staging table (staging.STAGING), its columns named and ordered as there."""
     figures = replenishment.select(*_KEY, "safety_stock", "reorder_point", "level")
@@ -205,8 +260,12 @@ def staging_frames(
             level="ewma",
             std="demand_std",
             days="demand_days",
+            elasticity="promotion_elasticity",
+            dispersion="demand_dispersion",
         ),
         STOCK_FORECAST.name: _staged(forecasts, STOCK_FORECAST),
+        OPEN_ORDERS.name: _staged(order_lines.where(F.col("on_order") > 0), OPEN_ORDERS),
+        PROMOTION_CALENDAR.name: _staged(calendar, PROMOTION_CALENDAR, day="calendar_date"),
     }
 
 
@@ -219,6 +278,8 @@ class SilverFrames:
     counts: DataFrame
     products: DataFrame
     stores: DataFrame
+    purchase_orders: DataFrame
+    promotions: DataFrame
 
 
 def read_silver(spark: SparkSession, bucket: str) -> SilverFrames:
@@ -228,6 +289,8 @@ def read_silver(spark: SparkSession, bucket: str) -> SilverFrames:
         counts=read_silver_table(spark, bucket, STOCK_COUNTS),
         products=read_silver_table(spark, bucket, PRODUCTS),
         stores=read_silver_table(spark, bucket, STORES),
+        purchase_orders=read_silver_table(spark, bucket, PURCHASE_ORDERS),
+        promotions=read_silver_table(spark, bucket, PROMOTIONS),
     )
 
 
@@ -259,6 +322,8 @@ def plan_window(
         started_at=started_at,
         overstock_cover_days=config.overstock_cover_days,
         silver_loaded_through=loaded_through,
+        alert_min_probability=config.alert_min_probability,
+        alert_close_probability=config.alert_close_probability,
     )
 
 
@@ -305,11 +370,27 @@ def build_frames(
         frames.daily_movements(moves), anchors, window_start, as_of_day
     ).cache()
     products = product_versions(silver.products).cache()
-    replenishment, forecasts = model_frames(config, gold_snapshots, positions, products, as_of_day)
-    replenishment = replenishment.cache()
     stores = latest_stores(silver.stores)
-    staged = staging_frames(config, window_sales, stores, products, positions, replenishment, forecasts)
-    return GoldFrames(staged, (window_sales, gold_snapshots, positions, products, replenishment))
+    horizon_end = as_of_day + timedelta(days=max(config.forecast_days, 31))
+    calendar = frames.promotion_calendar_frame(
+        silver.promotions, stores, min(history_start, window_start), horizon_end, run.as_of
+    ).cache()
+    orders_since = as_of_day - timedelta(days=ORDER_LOOKBACK_DAYS)
+    order_lines = frames.order_lines_frame(
+        _since(silver.purchase_orders, orders_since), _since(silver.deliveries, orders_since), run.as_of
+    ).cache()
+    replenishment, forecasts = model_frames(
+        config, gold_snapshots, positions, products, run.as_of, calendar, order_lines
+    )
+    last_receipts = (
+        moves.where(F.col("kind") == "delivery").groupBy(*_KEY).agg(F.max("at").alias("last_receipt_at"))
+    )
+    replenishment = replenishment.join(last_receipts, _KEY, "left").cache()
+    staged = staging_frames(
+        config, window_sales, stores, products, positions, replenishment, forecasts, order_lines, calendar
+    )
+    cached = (window_sales, gold_snapshots, positions, products, replenishment, calendar, order_lines)
+    return GoldFrames(staged, cached)
 
 
 def load_frames(settings: Settings, schema: str, run: load.LoadRun, built: GoldFrames) -> load.LoadResult:

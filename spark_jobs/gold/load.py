@@ -106,26 +106,52 @@ class LoadRun:
     started_at: datetime
     overstock_cover_days: float
     silver_loaded_through: datetime | None = None
+    alert_min_probability: float = 0.4  # ALERT_MIN_PROBABILITY
+    alert_close_probability: float = 0.25  # ALERT_CLOSE_PROBABILITY
 
 
 def alert_conditions_of_staged_positions(cursor, schema: str, run: LoadRun) -> list[alerts.AlertCondition]:
     """The alert conditions of every position in this load (stock_model.alert_conditions)."""
     cursor.execute(gold_sql("load/evaluated_positions", schema))
     found = []
-    for store_id, sku, on_hand, safety, reorder, cover, stockout, lead, quantity in cursor.fetchall():
+    for row in cursor.fetchall():
+        (
+            store_id,
+            sku,
+            on_hand,
+            reorder,
+            cover,
+            stockout,
+            quantity,
+            ordered,
+            probability,
+            day_probability,
+        ) = row[:10]
+        expected, risk_open, received_since_open = row[10:]
         conditions = model.alert_conditions(
             on_hand=on_hand,
-            safety=float(safety),
-            reorder=float(reorder),
+            probability=float(probability or 0),
+            day_probability=float(day_probability or 0),
             cover=None if cover is None else float(cover),
-            stockout_date=stockout,
-            as_of_day=run.as_of.date(),
-            lead_time_days=lead,
             overstock_cover_days=run.overstock_cover_days,
+            open_at=run.alert_min_probability,
+            close_below=run.alert_close_probability,
+            risk_open=risk_open,
+            received_since_open=received_since_open,
         )
         found.extend(
             alerts.AlertCondition(
-                store_id, sku, kind, severity, on_hand, round(float(reorder), 2), stockout, quantity
+                store_id,
+                sku,
+                kind,
+                severity,
+                on_hand,
+                round(float(reorder), 2),
+                stockout,
+                quantity,
+                ordered,
+                None if probability is None else round(float(probability), 4),
+                expected,
             )
             for kind, severity in conditions.items()
         )
@@ -151,7 +177,8 @@ class LoadResult:
 
 
 def _merge_staged(cursor, schema: str, run: LoadRun) -> tuple[int, int]:
-    """Dimensions, facts, the daily aggregate, snapshots, positions and forecasts, from staging.
+    """Dimensions, facts, the daily aggregate, snapshots, positions, forecasts, open orders and the
+    promotion calendar, from staging.
 
     Returns (sales lines inserted, store-days of the aggregate recomputed).
     """
@@ -173,6 +200,8 @@ def _merge_staged(cursor, schema: str, run: LoadRun) -> tuple[int, int]:
     cursor.execute(gold_sql("load/merge_inventory_snapshot", schema))
     cursor.execute(gold_sql("load/merge_stock_position", schema), {"as_of": run.as_of})
     cursor.execute(gold_sql("load/replace_stock_forecast", schema), {"as_of": run.as_of})
+    cursor.execute(gold_sql("load/replace_open_orders", schema), {"as_of": run.as_of})
+    cursor.execute(gold_sql("load/replace_promotion_calendar", schema))
     return inserted, store_days
 
 

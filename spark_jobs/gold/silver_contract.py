@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
+    ArrayType,
     DataType,
     DateType,
     DecimalType,
@@ -76,6 +77,7 @@ DELIVERIES = SilverTable(
     "deliveries",
     (
         _c("event_id", StringType()),
+        _c("order_id", StringType(), optional=True),
         _c("store_id", StringType()),
         _c("sku", StringType()),
         _c("quantity", IntegerType()),
@@ -126,6 +128,39 @@ PRODUCTS = SilverTable(
         _c("price", MONEY),
         _c("lead_time_days", IntegerType(), optional=True),
         _c("event_time", TimestampType()),
+    ),
+)
+
+PURCHASE_ORDERS = SilverTable(
+    "purchase_orders",
+    (
+        _c("event_id", StringType()),
+        _c("line_number", IntegerType()),
+        _c("store_id", StringType()),
+        _c("order_id", StringType()),
+        _c("supplier_id", StringType(), optional=True),
+        _c("ordered_at", TimestampType()),
+        _c("expected_at", TimestampType()),
+        _c("sku", StringType()),
+        _c("quantity", IntegerType()),
+        _c("event_time", TimestampType()),
+        _c("event_date", DateType()),
+        _c("loaded_at", TimestampType(), optional=True),
+    ),
+)
+
+PROMOTIONS = SilverTable(
+    "promotions",
+    (
+        _c("event_id", StringType()),
+        _c("promotion_id", StringType()),
+        _c("store_ids", ArrayType(StringType()), optional=True),  # null: every store
+        _c("sku", StringType()),
+        _c("discount_percent", IntegerType()),
+        _c("first_day", DateType()),
+        _c("last_day", DateType()),
+        _c("event_time", TimestampType()),
+        _c("loaded_at", TimestampType(), optional=True),
     ),
 )
 

@@ -127,6 +127,15 @@ STOCK_POSITION = StagingTable(
         ("predicted_stockout_date", "date"),
         ("recommended_order_qty", "integer"),
         ("risk", "text"),
+        ("on_order", "integer"),
+        ("inventory_position", "integer"),
+        ("next_receipt_at", "timestamptz"),
+        ("last_receipt_at", "timestamptz"),
+        ("promotion_elasticity", "numeric"),
+        ("demand_dispersion", "numeric"),
+        ("stockout_probability", "numeric"),
+        ("stockout_probability_1d", "numeric"),
+        ("expected_stockout_date", "date"),
     ),
 )
 STOCK_FORECAST = StagingTable(
@@ -139,10 +148,45 @@ STOCK_FORECAST = StagingTable(
         ("forecast_units", "numeric"),
     ),
 )
+OPEN_ORDERS = StagingTable(
+    "stg_open_orders",
+    "open_orders",
+    (
+        ("store_id", "text"),
+        ("sku", "text"),
+        ("order_id", "text"),
+        ("supplier_id", "text"),
+        ("ordered_at", "timestamptz"),
+        ("expected_at", "timestamptz"),
+        ("ordered", "integer"),
+        ("status", "text"),
+    ),
+)
+PROMOTION_CALENDAR = StagingTable(
+    "stg_promotion_calendar",
+    "promotion_calendar",
+    (
+        ("store_id", "text"),
+        ("sku", "text"),
+        ("calendar_date", "date"),
+        ("promotion_id", "text"),
+        ("discount_percent", "integer"),
+        ("announced_at", "timestamptz"),
+    ),
+)
 # What a load stages, in the order it stages it, by name.
 STAGING: dict[str, StagingTable] = {
     table.name: table
-    for table in (DIM_STORE, DIM_PRODUCT, FACT_SALES, INVENTORY_SNAPSHOT, STOCK_POSITION, STOCK_FORECAST)
+    for table in (
+        DIM_STORE,
+        DIM_PRODUCT,
+        FACT_SALES,
+        INVENTORY_SNAPSHOT,
+        STOCK_POSITION,
+        STOCK_FORECAST,
+        OPEN_ORDERS,
+        PROMOTION_CALENDAR,
+    )
 }
 
 # The alert conditions a load found (alerts.AlertCondition, field for field), for the lifecycle.
@@ -158,5 +202,8 @@ ALERT_CONDITIONS = StagingTable(
         ("reorder_point", "numeric"),
         ("predicted_stockout_date", "date"),
         ("recommended_order_qty", "integer"),
+        ("on_order", "integer"),
+        ("stockout_probability", "numeric"),
+        ("expected_stockout_date", "date"),
     ),
 )

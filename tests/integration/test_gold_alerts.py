@@ -61,7 +61,19 @@ def _evaluate(
             {"as_of": as_of, "on_hand": on_hand},
         )
         found = [
-            AlertCondition("S001", "SKU-1", kind, severity, on_hand, 9.0, date(2026, 11, 4), 11 - on_hand)
+            AlertCondition(
+                "S001",
+                "SKU-1",
+                kind,
+                severity,
+                on_hand,
+                9.0,
+                date(2026, 11, 4),
+                11 - on_hand,
+                4,
+                0.62,
+                date(2026, 11, 5),
+            )
             for kind, severity in conditions
         ]
         return apply_lifecycle(cursor, schema, found, as_of)

@@ -30,6 +30,8 @@ from spark_jobs.gold.migrate import migrate
 from spark_jobs.gold.silver_contract import (
     DELIVERIES,
     PRODUCTS,
+    PROMOTIONS,
+    PURCHASE_ORDERS,
     SALES_LINES,
     STOCK_COUNTS,
     STORES,
@@ -100,10 +102,33 @@ def silver_rows() -> dict[str, list[tuple]]:
         )
     ]
     counts.append((_id("cycle", 9), "S001", "SKU-00002", 100 - 10 - 2, _at(9, 22)))  # 2 units of shrinkage
-    deliveries = [(_id("delivery", 7), "S001", "SKU-00001", 20, _at(7, 8))]
+    deliveries = [
+        (_id("delivery", 7), "PO-1", "S001", "SKU-00001", 20, _at(7, 8)),  # PO-1 came in full
+        (_id("delivery", 12), "PO-3", "S002", "SKU-00002", 2, _at(12, 8)),  # PO-3 came short (2 of 6)
+    ]
+    # (event_id, line, store, order, supplier, ordered_at, expected_at, sku, quantity, event_time,
+    # event_date)
+    orders = [
+        (_id("po", o), 1, store, o, "SUP-01", _at(d, 22), _at(d + lead, 7), sku, units, _at(d, 22),
+         _at(d, 0).date())
+        for o, store, sku, d, lead, units in (
+            ("PO-1", "S001", "SKU-00001", 4, 3, 20),  # received
+            ("PO-2", "S002", "SKU-00001", DAYS - 3, 5, 12),  # open, due three mornings after as_of
+            ("PO-3", "S002", "SKU-00002", 10, 2, 6),  # short: closed
+            ("PO-4", "S001", "SKU-00002", DAYS - 6, 2, 9),  # late: expected three days before as_of
+        )
+    ]  # fmt: skip
+    # SKU-00002 on promotion chain-wide at 20 % in the second week, and again (announced) after as_of
+    promotions = [
+        (_id("promo", 1), "PR-1", None, "SKU-00002", 20, _at(7, 0).date(), _at(9, 0).date(), _at(0, 0)),
+        (_id("promo", 2), "PR-2", ["S001"], "SKU-00002", 30, _at(DAYS, 0).date(), _at(DAYS + 1, 0).date(),
+         _at(2, 0)),
+    ]  # fmt: skip
     return {
         "sales_lines": sales,
         "deliveries": deliveries,
+        "purchase_orders": orders,
+        "promotions": promotions,
         "stock_counts": counts,
         "stores": store_rows,
         "products": products,
@@ -128,7 +153,7 @@ def world(spark, localstack: Settings, postgres: Settings) -> Iterator[dict]:
     ensure_bucket(settings, bucket)
     ensure_alerts_channel(settings)
     rows = silver_rows()
-    for table in (SALES_LINES, DELIVERIES, STOCK_COUNTS, STORES, PRODUCTS):
+    for table in (SALES_LINES, DELIVERIES, STOCK_COUNTS, STORES, PRODUCTS, PURCHASE_ORDERS, PROMOTIONS):
         write_silver(spark, bucket, table, rows[table.name])
     migrate(settings, schema, log=lambda message: None)
     yield {"settings": settings, "bucket": bucket, "schema": schema, "rows": rows}
@@ -216,7 +241,7 @@ def test_price_changes_are_type_2_and_costs_follow_them(world: dict):
 def _movements(rows: dict, store: str, sku: str) -> list[model.Movement]:
     moves = [model.Movement(r[8], "sale", r[5]) for r in rows["sales_lines"] if (r[3], r[4]) == (store, sku)]
     moves += [
-        model.Movement(r[4], "delivery", r[3]) for r in rows["deliveries"] if (r[1], r[2]) == (store, sku)
+        model.Movement(r[5], "delivery", r[4]) for r in rows["deliveries"] if (r[2], r[3]) == (store, sku)
     ]
     moves += [
         model.Movement(r[4], "count", r[3]) for r in rows["stock_counts"] if (r[1], r[2]) == (store, sku)
@@ -224,14 +249,67 @@ def _movements(rows: dict, store: str, sku: str) -> list[model.Movement]:
     return moves
 
 
+def _reference(rows: dict, last_day) -> dict[tuple[str, str], model.Assessment]:
+    """`stock_model.assess` for each store-SKU of the world, with what gold's Spark job uses:
+    the promotion days, the category's pooled prior, the open orders, what is left of today."""
+    as_of = _at(DAYS - 1, 11)
+    categories = {"SKU-00001": "drinks", "SKU-00002": "pantry"}
+    keys = [(s, k) for s in ("S001", "S002") for k in ("SKU-00001", "SKU-00002")]
+    discounts: dict[tuple[str, str], dict] = defaultdict(dict)
+    for _, _, stores, sku, percent, first, last, announced in rows["promotions"]:
+        for store in stores or ("S001", "S002"):
+            day = first
+            while day <= last:
+                if announced <= as_of:
+                    discounts[(store, sku)][day] = percent / 100
+                day += timedelta(days=1)
+    positions, stats = {}, {}
+    for store, sku in keys:
+        positions[(store, sku)] = model.daily_positions(_movements(rows, store, sku), START.date(), last_day)
+        history = [
+            (p.day, p.sold, p.closing > 0, discounts[(store, sku)].get(p.day, 0.0))
+            for p in positions[(store, sku)]
+        ]
+        stats[(store, sku)] = (history, model.demand_stats(history, last_day, CONFIG.ewma_alpha, 56))
+    share = model.level_variance_share(CONFIG.ewma_alpha)
+    priors = {
+        category: model.category_prior(
+            [stats[key][1] for key in keys if categories[key[1]] == category], share
+        )
+        for category in set(categories.values())
+    }
+    received = {(r[2], r[1], r[3]): (r[4], r[5]) for r in rows["deliveries"]}
+    found = {}
+    for store, sku in keys:
+        receipts: dict = defaultdict(int)
+        for _, _, s, order, _, ordered_at, expected_at, k, units, _, _ in rows["purchase_orders"]:
+            if (s, k) != (store, sku):
+                continue
+            came = received.get((store, order, sku))
+            line = model.OrderLine(order, sku, ordered_at, expected_at, units, *(came or (None, None)))
+            if model.on_order(line, as_of):
+                receipts[model.receipt_day(expected_at.date(), last_day)] += model.on_order(line, as_of)
+        history, demand = stats[(store, sku)]
+        found[(store, sku)] = model.assess(
+            history,
+            on_hand=positions[(store, sku)][-1].closing,
+            sold_today=positions[(store, sku)][-1].sold,
+            as_of_day=last_day,
+            lead_time_days=3 if sku == "SKU-00001" else 2,
+            config=CONFIG,
+            prior=priors[categories[sku]],
+            discounts=discounts[(store, sku)],
+            receipts=receipts,
+            today_share=1 - 11 / 24,
+            stats=demand,
+        )
+    return found
+
+
 def test_snapshots_and_stock_model_match_the_python_reference(world: dict):
     rows, last_day = world["rows"], _at(DAYS - 1, 0).date()
-    for store, sku in (
-        ("S001", "SKU-00001"),
-        ("S001", "SKU-00002"),
-        ("S002", "SKU-00001"),
-        ("S002", "SKU-00002"),
-    ):
+    references = _reference(rows, last_day)
+    for (store, sku), expected in references.items():
         reference = model.daily_positions(_movements(rows, store, sku), START.date(), last_day)
         gold = _query(
             world,
@@ -242,19 +320,12 @@ def test_snapshots_and_stock_model_match_the_python_reference(world: dict):
             sku,
         )
         assert [model.DayPosition(*row) for row in gold] == reference, (store, sku)
-
-        expected = model.assess(
-            [(p.day, p.sold, p.closing > 0) for p in reference],
-            on_hand=reference[-1].closing,
-            sold_today=reference[-1].sold,
-            as_of_day=last_day,
-            lead_time_days=3 if sku == "SKU-00001" else 2,
-            config=CONFIG,
-        )
         [position] = _query(
             world,
             "select on_hand, ewma, demand_std, safety_stock, reorder_point, predicted_stockout_date, "
-            "dow_index from stock_position where store_id = %s and sku = %s",
+            "dow_index, on_order, inventory_position, promotion_elasticity, demand_dispersion, "
+            "stockout_probability, stockout_probability_1d, expected_stockout_date, recommended_order_qty "
+            "from stock_position where store_id = %s and sku = %s",
             store,
             sku,
         )
@@ -265,13 +336,53 @@ def test_snapshots_and_stock_model_match_the_python_reference(world: dict):
         assert float(position[4]) == pytest.approx(expected.reorder_point, abs=0.01)
         assert position[5] == expected.predicted_stockout_date
         assert [float(x) for x in position[6]] == pytest.approx(expected.stats.dow_index, abs=1e-3)
+        assert (position[7], position[8]) == (expected.on_order, expected.on_hand + expected.on_order)
+        assert float(position[9]) == pytest.approx(expected.elasticity, abs=1e-3), (store, sku)
+        assert float(position[10]) == pytest.approx(expected.dispersion, abs=1e-3), (store, sku)
+        assert float(position[11]) == pytest.approx(expected.probability, abs=1e-4), (store, sku)
+        assert float(position[12]) == pytest.approx(expected.day_probability, abs=1e-4), (store, sku)
+        assert position[13] == expected.expected_stockout_date, (store, sku)
+        assert position[14] == expected.recommended_order_qty, (store, sku)
+        forecast = _query(
+            world,
+            "select forecast_units from stock_forecast where store_id = %s and sku = %s "
+            "order by forecast_date",
+            store,
+            sku,
+        )
+        assert [float(f) for (f,) in forecast] == pytest.approx(
+            [u for _, u in expected.daily_forecast], abs=1e-3
+        )
+
+
+def test_order_lifecycle_and_promotion_calendar(world: dict):
+    # PO-1 came in full and PO-3 short: closed. PO-2 is open, PO-4 late: both on order.
+    assert _query(world, "select order_id, status, ordered from open_orders order by 1") == [
+        ("PO-2", "open", 12),
+        ("PO-4", "late", 9),
+    ]
+    assert _query(
+        world, "select store_id, sku, on_order from stock_position where on_order > 0 order by 1"
+    ) == [
+        ("S001", "SKU-00002", 9),
+        ("S002", "SKU-00001", 12),
+    ]
+    # PR-1 is chain-wide over three days: both stores; PR-2 one store over two days
+    assert _query(
+        world,
+        "select promotion_id, count(*), min(discount_percent) from promotion_calendar group by 1 order by 1",
+    ) == [("PR-1", 6, 20), ("PR-2", 2, 30)]
 
 
 def test_alerts_are_open_for_what_runs_low(world: dict):
-    # S002 had 5 units of SKU-00002 and sold none: no demand, no alert. S002's SKU-00001 went from
-    # 30 to 2 (two a day), far below its reorder point.
-    open_alerts = _query(world, "select store_id, sku, kind from v_open_alerts order by 1, 2, 3")
-    assert ("S002", "SKU-00001", "below_reorder_point") in open_alerts
+    # S002 had 5 units of SKU-00002 (2 more came short) and sold none: no demand, no alert.
+    # S002's SKU-00001 went from 30 to 2 (two a day, 12 due in three days): at risk.
+    open_alerts = _query(
+        world,
+        "select store_id, sku, kind, stockout_probability, on_order from v_open_alerts order by 1, 2, 3",
+    )
+    [risk] = [a for a in open_alerts if a[:3] == ("S002", "SKU-00001", "stockout_risk")]
+    assert float(risk[3]) >= CONFIG.alert_min_probability and risk[4] == 12
     assert not [a for a in open_alerts if a[:2] == ("S002", "SKU-00002")]
     assert _query(world, "select count(*) from stock_alerts where needs_publish") == [(0,)]
 

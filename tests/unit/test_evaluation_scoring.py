@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 
 from evaluation.scoring import (
+    AcceptedEvents,
     AlertWindow,
     TrueStockout,
     accepted_movements,
@@ -97,31 +99,38 @@ def test_accepted_movements_keep_what_silver_accepts():
     assert found[("S1", "B")] == [model.Movement(datetime(2026, 11, 2, 9), "sale", 1)]
 
 
-def test_replay_opens_an_alert_when_stock_runs_low_and_closes_it_after_a_delivery():
-    # 20 counted on day 0, 2 sold every day: closing 18 - 2d. With a steady demand of 2 a day,
-    # sigma 0 and a lead time of 2, the reorder point is 4 and the forecast empties 4 units within
-    # the lead time: both alerts hold from day 7 (closing 4). 10 arrive on day 8 (closing 12).
+def _steady_series(order: bool) -> AcceptedEvents:
+    # 20 counted on day 0, 2 sold every day at noon: closing 18 - 2d; 10 arrive on day 8's morning.
     first = date(2026, 11, 2)
+    accepted = AcceptedEvents()
     moves = [model.Movement(datetime(2026, 11, 2, 8), "count", 20)]
     moves += [
-        model.Movement(
-            datetime.combine(first + timedelta(days=d), datetime.min.time()).replace(hour=12), "sale", 2
-        )
-        for d in range(10)
+        model.Movement(datetime.combine(first + timedelta(days=d), time(12)), "sale", 2) for d in range(10)
     ]
     moves.append(model.Movement(datetime(2026, 11, 10, 7), "delivery", 10))
-    result = replay(
-        {("S1", "A"): moves},
-        {"A": 2},
-        first,
-        first + timedelta(days=3),
-        first + timedelta(days=9),
-        read_settings(env_file=None, environ={}).gold,
-    )
+    accepted.movements[("S1", "A")] = moves
+    if order:
+        line = model.OrderLine("PO-1", "A", datetime(2026, 11, 7, 22), datetime(2026, 11, 10, 7), 10)
+        accepted.order_lines[("S1", "A")] = [
+            replace(line, received=10, received_at=datetime(2026, 11, 10, 7))
+        ]
+    return accepted
 
-    opened, closed = datetime(2026, 11, 10), datetime(2026, 11, 11)
-    assert sorted(result.alerts, key=str) == [AlertWindow("S1", "A", opened, closed)] * 2
-    assert result.closings == [("S1", "A", first + timedelta(days=d), 18 - 2 * d) for d in range(3, 8)] + [
-        ("S1", "A", first + timedelta(days=8), 12),
-        ("S1", "A", first + timedelta(days=9), 10),
-    ]
+
+def test_replay_scores_each_day_with_the_probability_and_what_is_on_order():
+    first = date(2026, 11, 2)
+    config = read_settings(env_file=None, environ={}).gold
+
+    def probabilities(order: bool) -> list[float]:
+        scored = replay(
+            _steady_series(order), {"A": 2}, {"A": "c"}, first, first + timedelta(days=3),
+            first + timedelta(days=9), config,
+        )  # fmt: skip
+        assert [s.on_hand for s in scored] == [12, 10, 8, 6, 4, 12, 10]
+        return [s.probability for s in scored]
+
+    without = probabilities(order=False)
+    # stock runs down towards two days' demand (4): the risk rises; the delivery brings it down
+    assert without[:5] == sorted(without[:5]) and without[4] > 0.5 > without[5]
+    # the same days knowing the order placed on day 5, due on day 8: day 7 is safe
+    assert probabilities(order=True)[4] < 0.25

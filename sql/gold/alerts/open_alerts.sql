@@ -15,11 +15,13 @@ with new_conditions as (
 opened as (
     insert into :"schema".stock_alerts (
         store_id, sku, kind, severity, on_hand, reorder_point, predicted_stockout_date,
-        recommended_order_qty, first_seen_at, last_seen_at, needs_publish
+        recommended_order_qty, on_order, stockout_probability, expected_stockout_date,
+        first_seen_at, last_seen_at, needs_publish
     )
     select
         store_id, sku, kind, severity, on_hand, reorder_point, predicted_stockout_date,
-        recommended_order_qty, %(as_of)s, %(as_of)s, true
+        recommended_order_qty, on_order, stockout_probability, expected_stockout_date,
+        %(as_of)s, %(as_of)s, true
     from new_conditions
     returning 1
 )

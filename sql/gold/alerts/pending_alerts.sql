@@ -12,10 +12,13 @@ select
     -- urgency
     severity,
     -- figures
+    stockout_probability,
+    expected_stockout_date,
     on_hand,
+    on_order,
+    recommended_order_qty,
     reorder_point,
     predicted_stockout_date,
-    recommended_order_qty,
     -- lifecycle
     first_seen_at,
     last_seen_at,

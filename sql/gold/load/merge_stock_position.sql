@@ -5,13 +5,18 @@
 insert into :"schema".stock_position (
     store_id, sku, as_of, on_hand, mean_7d, mean_28d, ewma, demand_std, demand_days, dow_index,
     service_level, lead_time_days, safety_stock, reorder_point, order_up_to_level, days_of_cover,
-    predicted_stockout_date, recommended_order_qty, risk
+    predicted_stockout_date, recommended_order_qty, risk, on_order, inventory_position, next_receipt_at,
+    last_receipt_at, promotion_elasticity, demand_dispersion, stockout_probability,
+    stockout_probability_1d, expected_stockout_date
 )
 select
     store_id, sku, %(as_of)s, on_hand, round(mean_7d, 3), round(mean_28d, 3), round(ewma, 3),
     round(demand_std, 3), demand_days, dow_index::numeric(6, 3)[], service_level, lead_time_days,
     round(safety_stock, 2), round(reorder_point, 2), round(order_up_to_level, 2),
-    round(days_of_cover, 2), predicted_stockout_date, recommended_order_qty, risk
+    round(days_of_cover, 2), predicted_stockout_date, recommended_order_qty, risk, on_order,
+    inventory_position, next_receipt_at, last_receipt_at, round(promotion_elasticity, 3),
+    round(demand_dispersion, 3), round(stockout_probability, 4), round(stockout_probability_1d, 4),
+    expected_stockout_date
 from stg_stock_position
 on conflict (store_id, sku) do update set
     as_of = excluded.as_of,
@@ -31,4 +36,13 @@ on conflict (store_id, sku) do update set
     predicted_stockout_date = excluded.predicted_stockout_date,
     recommended_order_qty = excluded.recommended_order_qty,
     risk = excluded.risk,
+    on_order = excluded.on_order,
+    inventory_position = excluded.inventory_position,
+    next_receipt_at = excluded.next_receipt_at,
+    last_receipt_at = excluded.last_receipt_at,
+    promotion_elasticity = excluded.promotion_elasticity,
+    demand_dispersion = excluded.demand_dispersion,
+    stockout_probability = excluded.stockout_probability,
+    stockout_probability_1d = excluded.stockout_probability_1d,
+    expected_stockout_date = excluded.expected_stockout_date,
     loaded_at = now()

@@ -1,4 +1,6 @@
--- Today's order list: store-SKUs at or below their reorder point, with the order-up-to quantity.
+-- Today's order list: store-SKUs whose inventory position (on hand + on order) is at or below
+-- their reorder point, with the quantity that tops it up to the order-up-to level, valued at the
+-- product's unit cost (an empty shelf has no stock value to derive a cost from).
 -- Grain: one row per store and SKU to order.
 
 with positions as (
@@ -8,7 +10,7 @@ with positions as (
 to_order as (
     select *
     from positions
-    where on_hand <= reorder_point
+    where inventory_position <= reorder_point
         and recommended_order_qty > 0
 ),
 
@@ -18,12 +20,14 @@ final as (
         sku,
         product_name,
         on_hand,
+        on_order,
         reorder_point,
+        stockout_probability,
         recommended_order_qty,
-        predicted_stockout_date,
-        recommended_order_qty * coalesce(stock_value_at_cost / nullif(on_hand, 0), 0) as order_value_estimate
+        expected_stockout_date,
+        recommended_order_qty * unit_cost as order_value_estimate
     from to_order
 )
 
 select * from final
-order by predicted_stockout_date nulls last, store_id, sku;
+order by stockout_probability desc nulls last, expected_stockout_date nulls last, store_id, sku;

@@ -34,10 +34,18 @@ final as (
         positions.days_of_cover,
         positions.predicted_stockout_date,
         positions.recommended_order_qty,
+        -- orders and risk
+        positions.on_order,
+        positions.inventory_position,
+        positions.next_receipt_at,
+        positions.stockout_probability,
+        positions.stockout_probability_1d,
+        positions.expected_stockout_date,
         -- demand, units per day
         positions.ewma as daily_demand,
         positions.demand_std,
         -- money
+        products.unit_cost,
         positions.on_hand * products.unit_cost as stock_value_at_cost,
         -- timestamps
         positions.as_of

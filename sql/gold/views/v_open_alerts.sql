@@ -1,4 +1,5 @@
--- v_open_alerts: the open stock alerts, most urgent first.
+-- v_open_alerts: the open stock alerts, most urgent first: by severity, then by the probability
+-- of a stockout within the lead time.
 
 create view :"schema".v_open_alerts with (security_invoker = true) as
 
@@ -32,10 +33,13 @@ final as (
         open_alerts.severity_rank,
         open_alerts.kind,
         -- figures
+        open_alerts.stockout_probability,
+        open_alerts.expected_stockout_date,
         open_alerts.on_hand,
+        open_alerts.on_order,
+        open_alerts.recommended_order_qty,
         open_alerts.reorder_point,
         open_alerts.predicted_stockout_date,
-        open_alerts.recommended_order_qty,
         -- timestamps
         open_alerts.first_seen_at,
         open_alerts.last_seen_at,
@@ -46,7 +50,12 @@ final as (
 )
 
 select * from final
-order by severity_rank desc, predicted_stockout_date nulls last, store_id, sku;
+order by
+    severity_rank desc,
+    stockout_probability desc nulls last,
+    coalesce(expected_stockout_date, predicted_stockout_date) nulls last,
+    store_id,
+    sku;
 
 comment on view :"schema".v_open_alerts is 'One row per open alert, most urgent first.';
 
