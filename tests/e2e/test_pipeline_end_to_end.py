@@ -24,6 +24,7 @@ from lakehouse.db import connect
 from ops.mage import run_pipeline
 from producer import KinesisSink, Simulation, SimulationConfig
 from spark_jobs.gold.alerts import latest_alerts
+from spark_jobs.gold.migrate import migrate
 from spark_jobs.session import s3a_uri
 from spark_jobs.silver.tables import QUARANTINE, table_path
 
@@ -38,11 +39,19 @@ EXPECTED_REASONS = {
     "malformed_json": {"malformed_json"},
     "missing_field": {"missing_field"},
     "wrong_type": {"wrong_type"},
-    "bad_quantity": {"non_positive_quantity", "negative_quantity"},
+    "bad_quantity": {"non_positive_quantity", "negative_quantity", "discount_out_of_range"},
     "unknown_sku": {"unknown_sku"},
     "duplicate_event_id": {"duplicate_event_id"},
 }
-SILVER_EVENT_TABLES = ("sales_lines", "deliveries", "stock_counts", "stores", "products")
+SILVER_EVENT_TABLES = (
+    "sales_lines",
+    "deliveries",
+    "stock_counts",
+    "stores",
+    "products",
+    "purchase_orders",
+    "promotions",
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +61,7 @@ def e2e(own_lake, postgres: Settings):
     settings = own_lake(name)
     previous_schema = os.environ.get("GOLD_SCHEMA")
     os.environ["GOLD_SCHEMA"] = f"gold_{name}"  # Mage's blocks inherit it through run_pipeline
+    migrate(settings, f"gold_{name}", log=lambda message: None)  # as the owner: the pipeline only checks
     yield settings
     if previous_schema is None:
         os.environ.pop("GOLD_SCHEMA", None)
@@ -59,7 +69,7 @@ def e2e(own_lake, postgres: Settings):
         os.environ["GOLD_SCHEMA"] = previous_schema
     with CheckpointStore(settings, name) as store:
         store.reset()
-    with connect(settings) as connection, connection.cursor() as cursor:
+    with connect(settings, owner=True) as connection, connection.cursor() as cursor:
         cursor.execute(f'drop schema if exists "gold_{name}" cascade')
 
 
@@ -100,11 +110,16 @@ def test_events_flow_through_every_layer_and_alerts_precede_stockouts(e2e: Setti
     gold_schema = os.environ["GOLD_SCHEMA"]
     with connect(e2e) as connection, connection.cursor() as cursor:
         cursor.execute(
-            f'select store_id, sku, kind from "{gold_schema}".stock_alerts where resolved_at is null'
+            f"select store_id, sku, kind, stockout_probability "
+            f'from "{gold_schema}".stock_alerts where resolved_at is null'
         )
-        open_after_first_pass = {
-            (store, sku) for store, sku, kind in cursor.fetchall() if kind != "overstock"
-        }
+        open_alerts = cursor.fetchall()
+    open_after_first_pass = {(store, sku) for store, sku, kind, _ in open_alerts if kind != "overstock"}
+    risk_after_first_pass = {
+        (store, sku): float(probability)
+        for store, sku, kind, probability in open_alerts
+        if kind == "stockout_risk" and probability is not None
+    }
 
     delivery = KinesisSink(e2e).send(events[cut:])
     assert delivery.events_failed == 0
@@ -169,6 +184,20 @@ def test_events_flow_through_every_layer_and_alerts_precede_stockouts(e2e: Setti
     assert open_after_first_pass & later_stockouts, (
         f"no store-SKU that ran out after day {SPLIT_DAY} had an alert open before it: "
         f"stockouts {sorted(later_stockouts)}, alerts {sorted(open_after_first_pass)}"
+    )
+
+    # Seed 21 puts SKU-00059 on an announced promotion that outruns its stock and what is on order
+    # (S001 and S003 run out on days 12 and 13): its stockout_risk alert, with its probability,
+    # was open at the first pass, before the shelf went empty.
+    promoted_out = {
+        (s.store_id, s.sku)
+        for s in truth.stockouts
+        if s.empty_since_ms >= split_ms and s.cause == "promotion"
+    }
+    warned = {key: p for key, p in risk_after_first_pass.items() if key in promoted_out}
+    assert warned and min(warned.values()) >= e2e.gold.alert_min_probability, (
+        f"promotion stockouts after day {SPLIT_DAY}: {sorted(promoted_out)}; "
+        f"stockout_risk alerts open before them: {risk_after_first_pass}"
     )
 
     # The alerts reached SQS through SNS.
