@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spark_jobs.gold.silver_contract import TABLES
+from spark_jobs.gold.silver_contract import PROMOTIONS, PURCHASE_ORDERS, TABLES
 from spark_jobs.silver.tables import EVENT_TABLES, table_schema
 
 pytestmark = pytest.mark.unit
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.unit
 SILVER = {spec.name: table_schema(spec) for spec in EVENT_TABLES}
 
 
-@pytest.mark.parametrize("table", TABLES, ids=lambda t: t.name)
+@pytest.mark.parametrize("table", (*TABLES, PURCHASE_ORDERS, PROMOTIONS), ids=lambda t: t.name)
 def test_every_contract_column_is_in_silver_with_the_same_type(table):
     assert table.name in SILVER, f"silver has no table {table.name}"
     silver = {field.name: field.dataType for field in SILVER[table.name].fields}
