@@ -140,11 +140,12 @@ def tree_rss_bytes(pid: int) -> int:
     return total
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds used by a process and its living descendants, and by the children they reaped.
+def tree_cpu_times(pid: int) -> dict[tuple[int, float], float]:
+    """CPU seconds so far of a process and each living descendant, keyed by (pid, start time).
 
-    Mage runs each scheduled pipeline in a child process that exits when done; its time counts
-    once its parent has reaped it, so two readings a while apart give the tree's use between them.
+    Mage runs each scheduled pipeline in a child that exits when done, so a tree's use over a
+    while is the sum, over every process seen in repeated readings, of its last reading minus
+    its first (or minus zero for one that started in between): see `CpuMeter`.
     """
     import psutil
 
@@ -152,12 +153,33 @@ def tree_cpu_seconds(pid: int) -> float:
         root = psutil.Process(pid)
         members = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
+        return {}
+    times = {}
     for member in members:
         try:
-            times = member.cpu_times()
+            with member.oneshot():
+                used = member.cpu_times()
+                times[(member.pid, member.create_time())] = used.user + used.system
         except psutil.NoSuchProcess:
             continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
+    return times
+
+
+class CpuMeter:
+    """CPU seconds a set of process trees use between `start` and the last `sample`."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.first: dict[tuple[int, float], float] = {}
+        self.last: dict[tuple[int, float], float] = {}
+
+    def start(self) -> None:
+        self.first = {key: value for pid in self.pids for key, value in tree_cpu_times(pid).items()}
+        self.last = dict(self.first)
+
+    def sample(self) -> None:
+        for pid in self.pids:
+            self.last.update(tree_cpu_times(pid))
+
+    def seconds(self) -> float:
+        return sum(value - self.first.get(key, 0.0) for key, value in self.last.items())
