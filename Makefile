@@ -100,6 +100,9 @@ psql: ## psql shell on the gold database
 gold-migrate: setup ## apply pending gold migrations (sql/gold/migrations); `make gold-migrate ARGS=--status` lists them
 	@$(PY) -m spark_jobs.gold.migrate $(ARGS)
 
+gold-user: setup ## a gold login: NAME=... ROLE=analyst|manager STORES=S001,S002 [ASK=1 reads the password]; NAME=... DROP=1 removes it
+	@$(PY) -m ops.gold_users --name "$(NAME)" $(if $(DROP),--drop,--role "$(ROLE)" --stores "$(STORES)") $(if $(ASK),--ask-password)
+
 alerts: ## the latest stock alerts from the SQS queue subscribed to the alerts topic
 	@$(PY) -m spark_jobs.gold.alerts latest --limit $${LIMIT:-20}
 

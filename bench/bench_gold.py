@@ -169,7 +169,7 @@ def top_up_facts(settings: Settings, schema: str, target_rows: int) -> int:
             )
         cursor.execute("select count(*) from fact_sales")
         total = cursor.fetchone()[0]
-    with connect(settings, autocommit=True) as connection, connection.cursor() as cursor:
+    with connect(settings, autocommit=True, owner=True) as connection, connection.cursor() as cursor:
         cursor.execute(sql.SQL("vacuum analyze {}.fact_sales").format(sql.Identifier(schema)))
         cursor.execute(sql.SQL("vacuum analyze {}.agg_sales_store_daily").format(sql.Identifier(schema)))
     return total
@@ -190,7 +190,7 @@ def median_latency_ms(settings: Settings, schema: str, query: str) -> float:
 
 
 def remove(settings: Settings, bucket: str, schema: str) -> None:
-    with connect(settings) as connection, connection.cursor() as cursor:
+    with connect(settings, owner=True) as connection, connection.cursor() as cursor:
         cursor.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
     s3 = client("s3", settings)
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):

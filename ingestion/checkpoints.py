@@ -19,6 +19,9 @@ restart) is a new stream, and its checkpoints must be reset, by a person who has
 what the old stream held is in bronze:
 
     .venv/bin/python -m ingestion.checkpoints reset STREAM
+
+The table is a migration (sql/ingestion/migrations/), applied by the owner role when the stack
+starts or with `make gold-migrate`; the drain connects as the loader, which writes rows only.
 """
 
 from __future__ import annotations
@@ -33,28 +36,6 @@ from datetime import datetime
 from lakehouse.config import Settings, load_settings
 from lakehouse.db import connect
 from lakehouse.locks import lock_key
-
-SCHEMA_SQL = """
-create schema if not exists ingestion;
-create table if not exists ingestion.kinesis_checkpoints (
-    stream                text        not null,
-    shard_id              text        not null,
-    -- last sequence number written to bronze; null: nothing yet (read from TRIM_HORIZON)
-    sequence_number       text,
-    -- the shard is closed (after a reshard) and fully written: its children may be read
-    closed                boolean     not null default false,
-    pending_key           text,
-    pending_last_sequence text,
-    updated_at            timestamptz not null default now(),
-    primary key (stream, shard_id)
-);
-comment on table ingestion.kinesis_checkpoints is
-    'One row per Kinesis shard: how far kinesis_to_bronze has durably written it to S3.';
--- The stream the sequence numbers belong to; null on rows written before these columns.
-alter table ingestion.kinesis_checkpoints
-    add column if not exists stream_arn        text,
-    add column if not exists stream_created_at timestamptz;
-"""
 
 RESET_COMMAND = ".venv/bin/python -m ingestion.checkpoints reset {stream}"
 
@@ -134,7 +115,6 @@ class CheckpointStore:
     def __enter__(self) -> CheckpointStore:
         self._connection = self._resources.enter_context(connect(self.settings, autocommit=True))
         with self._connection.cursor() as cursor:
-            cursor.execute(SCHEMA_SQL)
             cursor.execute("select pg_try_advisory_lock(%s)", (self._lock_id(),))
             (locked,) = cursor.fetchone()
         if not locked:

@@ -187,6 +187,9 @@ class Settings:
     postgres_db: str
     postgres_user: str
     postgres_password: str
+    postgres_owner_user: str
+    postgres_owner_password: str
+    postgres_sslmode: str
 
     spark_master: str
     spark_driver_memory: str
@@ -215,6 +218,17 @@ class Settings:
             f"postgresql://{self.postgres_user}:{self.postgres_password}"
             f"@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
         )
+
+    @property
+    def postgres_owner(self) -> tuple[str, str]:
+        """(user, password) of the role that owns gold and ingestion and runs their migrations.
+
+        An `.env` from before the owner/loader split has no POSTGRES_OWNER_PASSWORD: its
+        POSTGRES_USER, then the cluster's superuser, stays both until the cluster is made anew.
+        """
+        if not self.postgres_owner_password:
+            return self.postgres_user, self.postgres_password
+        return self.postgres_owner_user, self.postgres_owner_password
 
     @property
     def mage_url(self) -> str:

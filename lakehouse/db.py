@@ -2,6 +2,9 @@
 
 psycopg2's own `with connection:` commits but never closes, which leaks a backend per call in
 long-running processes such as the Mage server; this context manager does both.
+
+Connections are the loader's (POSTGRES_USER) unless `owner=True`: only migrations, the stack's
+bootstrap and `make gold-user` ask for the owner (README, Security).
 """
 
 from __future__ import annotations
@@ -22,14 +25,18 @@ def connect(
     dbname: str | None = None,
     autocommit: bool = False,
     connect_timeout: int = 10,
+    owner: bool = False,
 ) -> Iterator[psycopg2.extensions.connection]:
     settings = settings or load_settings()
+    loader = (settings.postgres_user, settings.postgres_password)
+    user, password = settings.postgres_owner if owner else loader
     connection = psycopg2.connect(
         host=settings.postgres_host,
         port=settings.postgres_port,
         dbname=dbname or settings.postgres_db,
-        user=settings.postgres_user,
-        password=settings.postgres_password,
+        user=user,
+        password=password,
+        sslmode=settings.postgres_sslmode,
         connect_timeout=connect_timeout,
         application_name="stock-lakehouse",
     )

@@ -153,6 +153,7 @@ def viewer_connection(
             dbname=settings.postgres_db,
             user=viewer.login,
             password=viewer.password,
+            sslmode=settings.postgres_sslmode,
             connect_timeout=5,
             application_name=application_name,
         )

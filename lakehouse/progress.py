@@ -6,7 +6,8 @@ now records here when it began looking at its input, how much it left waiting, a
 wrote anything; the next run compares that with the newest input (bronze objects' times, or
 silver's last write) and exits in well under a second when nothing arrived since.
 
-One row per stage and target (silver bucket, gold schema) in `ingestion.stage_progress`.
+One row per stage and target (silver bucket, gold schema) in `ingestion.stage_progress`, a table
+of the ingestion schema's migrations (sql/ingestion/migrations/, applied by the owner role).
 """
 
 from __future__ import annotations
@@ -21,23 +22,6 @@ from lakehouse.db import connect
 # second, and clocks on two machines (S3, the runner) may differ a little.
 CLOCK_MARGIN = timedelta(seconds=5)
 
-SCHEMA_SQL = """
-create schema if not exists ingestion;
-create table if not exists ingestion.stage_progress (
-    stage        text        not null,
-    target       text        not null,
-    -- when the last successful run began listing its input: input stamped later is new
-    looked_at    timestamptz not null,
-    -- input the last run saw but left for the next one (SILVER_MAX_OBJECTS_PER_RUN)
-    backlog      integer     not null default 0,
-    -- when a run last finished writing rows; null: never
-    wrote_at     timestamptz,
-    primary key (stage, target)
-);
-comment on table ingestion.stage_progress is
-    'One row per scheduled stage and target: what its last run looked at, left waiting and wrote.';
-"""
-
 
 @dataclass(frozen=True)
 class Progress:
@@ -49,7 +33,6 @@ class Progress:
 def read(settings: Settings, stage: str, target: str) -> Progress | None:
     """The stage's progress on `target`; None before its first recorded run."""
     with connect(settings) as connection, connection.cursor() as cursor:
-        cursor.execute(SCHEMA_SQL)
         cursor.execute(
             "select looked_at, backlog, wrote_at from ingestion.stage_progress "
             "where stage = %s and target = %s",
@@ -70,7 +53,6 @@ def record(
 ) -> None:
     """Record a successful run; `wrote_at` None keeps the time of the last run that wrote."""
     with connect(settings) as connection, connection.cursor() as cursor:
-        cursor.execute(SCHEMA_SQL)
         cursor.execute(
             """
             insert into ingestion.stage_progress (stage, target, looked_at, backlog, wrote_at)

@@ -4,7 +4,8 @@ live in `.env` (DASHBOARD_DEMO_ANALYST_PASSWORD, DASHBOARD_DEMO_MANAGER_PASSWORD
 
 `python -m ops.demo_logins passwords` (run by `make setup`) fills those two variables with
 generated passwords when they are empty and keeps `.env` at mode 0600; `make demo` then creates
-the roles, or sets their passwords to what `.env` says, and grants the manager its stores.
+the roles, or sets their passwords to what `.env` says, and grants the manager its stores, with
+`make gold-user`'s own code (ops/gold_users.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from psycopg2 import sql
 
 from lakehouse.config import ENV_EXAMPLE_FILE, ENV_FILE, Settings, load_settings, read_env_file
 from lakehouse.db import connect
+from ops.gold_users import ensure_gold_login
 
 PASSWORD_VARIABLES = ("DASHBOARD_DEMO_ANALYST_PASSWORD", "DASHBOARD_DEMO_MANAGER_PASSWORD")
 MANAGER_STORES = 2
@@ -66,17 +68,7 @@ def ensure_demo_logins(
             "or set DASHBOARD_DEMO_ANALYST_PASSWORD and DASHBOARD_DEMO_MANAGER_PASSWORD"
         )
     schema = settings.gold.schema
-    with connect(settings) as connection, connection.cursor() as cursor:
-        for login, password, group in (
-            (analyst, passwords[0], "gold_analyst"),
-            (manager, passwords[1], "gold_store_manager"),
-        ):
-            cursor.execute("select 1 from pg_roles where rolname = %s", (login,))
-            verb = "alter" if cursor.fetchone() else "create"
-            cursor.execute(
-                sql.SQL(verb + " role {} login password %s").format(sql.Identifier(login)), (password,)
-            )
-            cursor.execute(sql.SQL("grant {} to {}").format(sql.Identifier(group), sql.Identifier(login)))
+    with connect(settings, owner=True) as connection, connection.cursor() as cursor:
         cursor.execute(
             sql.SQL("select store_id from {} order by store_id limit %s").format(
                 sql.Identifier(schema, "dim_store")
@@ -84,12 +76,8 @@ def ensure_demo_logins(
             (MANAGER_STORES,),
         )
         stores = [store for (store,) in cursor.fetchall()]
-        cursor.executemany(
-            sql.SQL("insert into {} (role_name, store_id) values (%s, %s) on conflict do nothing").format(
-                sql.Identifier(schema, "store_access")
-            ),
-            [(manager, store) for store in stores],
-        )
+        ensure_gold_login(cursor, schema, analyst, "analyst", passwords[0])
+        ensure_gold_login(cursor, schema, manager, "manager", passwords[1], stores)
     return DemoLogins(analyst, manager, stores)
 
 

@@ -26,7 +26,7 @@ from ingestion.drain import drain
 from lakehouse.config import Settings
 from lakehouse.locks import StageBusyError, stage_lock
 from spark_jobs.gold.job import GoldRun, NothingToLoad, run_silver_to_gold
-from spark_jobs.gold.migrate import migrate
+from spark_jobs.gold.migrate import require_migrated
 from spark_jobs.schedule import record_gold_run, record_silver_run
 from spark_jobs.silver.job import run_bronze_to_silver
 
@@ -114,7 +114,7 @@ def run_live(
     instead of competing with it for the cores and for the same new data.
     """
     poll_seconds = settings.live.poll_seconds if poll_seconds is None else poll_seconds
-    migrate(settings, schema)
+    require_migrated(settings, schema)
     with ExitStack() as held:
         _hold(held, settings, "silver", settings.silver_bucket, poll_seconds)
         _hold(held, settings, "gold", schema, poll_seconds)

@@ -17,6 +17,7 @@ from pathlib import Path
 from lakehouse.config import REPO_ROOT, Settings, load_settings
 from ops.stack import process
 from ops.stack.components import Component, StackError, components
+from ops.stack.database import bootstrap
 from ops.stack.private_files import secure_run_dir
 
 START_TIMEOUTS = {
@@ -124,10 +125,12 @@ def up(settings: Settings) -> int:
     # that ran before Terraform would create a bucket Terraform then fails to create.
     if mode == "docker":
         compose("up", "--detach", "--build", "--wait", *INFRASTRUCTURE)
+        bootstrap(settings)
         subprocess.run(["make", "tf-apply"], cwd=REPO_ROOT, check=True)
         compose("up", "--detach", "--build", "--wait")
     else:
         start_native(settings, INFRASTRUCTURE)
+        bootstrap(settings)  # the loader role and pending migrations, on a running server too
         create_resources(settings)
         start_native(settings)
     print_urls(settings)
@@ -169,7 +172,10 @@ def print_urls(settings: Settings) -> None:
     print(f"  Postgres    postgresql://{settings.postgres_user}@{where}   (make psql)")
     print(f"  Dashboard   {settings.dashboard.url}   (sign in with your own PostgreSQL login)")
     print(f"  Read API    {settings.api.url}/docs   (HTTP basic with your own PostgreSQL login)")
-    print("  Passwords   in .env (mode 0600): MAGE_OWNER_PASSWORD, POSTGRES_PASSWORD")
+    print(
+        "  Passwords   in .env (mode 0600): MAGE_OWNER_PASSWORD, POSTGRES_PASSWORD (the loader), "
+        "POSTGRES_OWNER_PASSWORD"
+    )
 
 
 def down(settings: Settings) -> int:

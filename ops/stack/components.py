@@ -27,6 +27,7 @@ from lakehouse.config import REPO_ROOT, Settings
 from lakehouse.db import connect
 from lakehouse.jars import JarError, s3proxy_jar
 from ops.stack import process
+from ops.stack.database import bootstrap
 
 LOCALSTACK_VENV = REPO_ROOT / ".venv-localstack"
 MAIN_VENV = REPO_ROOT / ".venv"
@@ -342,7 +343,8 @@ class Postgres(Component):
         base = self.data_dir.parent
         base.mkdir(parents=True, exist_ok=True)
         password_file = base / "pwfile"
-        password_file.write_text(self.settings.postgres_password + "\n")
+        owner, owner_password = self.settings.postgres_owner  # the superuser (ops/stack/database.py)
+        password_file.write_text(owner_password + "\n")
         password_file.chmod(0o600)
         self._chown(base)
         command = [
@@ -350,7 +352,7 @@ class Postgres(Component):
             "--pgdata",
             str(self.data_dir),
             "--username",
-            self.settings.postgres_user,
+            owner,
             "--pwfile",
             str(password_file),
             "--auth-host",
@@ -373,7 +375,7 @@ class Postgres(Component):
         # A server we started earlier may be up without the database (first start interrupted).
         if not self.is_ours():
             self._start_server()
-        self._ensure_database()
+        bootstrap(self.settings, log=lambda message: None)
 
     def _start_server(self) -> None:
         if port_open(self.settings.postgres_host, self.settings.postgres_port):
@@ -390,6 +392,8 @@ class Postgres(Component):
             f"-c listen_addresses={self.settings.postgres_host} -c port={self.settings.postgres_port} "
             "-c unix_socket_directories='' -c max_connections=100 -c shared_buffers=256MB"
         )
+        if (self.data_dir / "server.crt").exists() and (self.data_dir / "server.key").exists():
+            options += " -c ssl=on"  # TLS when given a certificate (README, Security)
         command = [
             str(self.bin_dir() / "pg_ctl"),
             "start",
@@ -410,14 +414,6 @@ class Postgres(Component):
             )
         pid = int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
         process.write_pid(self.pid_file, pid)
-
-    def _ensure_database(self) -> None:
-        # CREATE DATABASE cannot run inside a transaction, hence autocommit.
-        admin = connect(self.settings, dbname="postgres", autocommit=True)
-        with admin as connection, connection.cursor() as cursor:
-            cursor.execute("select 1 from pg_database where datname = %s", (self.settings.postgres_db,))
-            if cursor.fetchone() is None:
-                cursor.execute(f'create database "{self.settings.postgres_db}"')
 
 
 class MageServer(Component):
@@ -465,6 +461,8 @@ def mage_environment(settings: Settings) -> dict[str, str]:
         **os.environ,
         **settings_environment(settings),
         "MAGE_DATA_DIR": str(settings.mage_data_dir),
+        # Mage's pipelines connect as the loader; they are not handed the owner's password.
+        "POSTGRES_OWNER_PASSWORD": "",
         # A login for the UI and the API (ops/mage.py logs in with the owner's password).
         "REQUIRE_USER_AUTHENTICATION": "1",
         "DEFAULT_OWNER_EMAIL": settings.mage_owner_email,

@@ -22,7 +22,10 @@ from lakehouse.config import ENV_EXAMPLE_FILE, ENV_FILE, read_env_file
 
 UMASK = 0o077
 # Variables `make setup` fills with a generated password when they are empty in .env.
-GENERATED_SECRETS = ("MAGE_OWNER_PASSWORD",)
+GENERATED_SECRETS = ("MAGE_OWNER_PASSWORD", "POSTGRES_PASSWORD", "POSTGRES_OWNER_PASSWORD")
+# The owner's password is generated only together with the loader's: an .env whose POSTGRES_PASSWORD
+# is already set comes from before the owner/loader split, and its cluster has no owner role yet.
+GENERATED_WITH = {"POSTGRES_OWNER_PASSWORD": "POSTGRES_PASSWORD"}
 # Folders of the run dir others may pass through (not list): see the module docstring.
 TRAVERSABLE = ("", "logs")
 GROUP_OTHER_READ = stat.S_IRGRP | stat.S_IWGRP | stat.S_IROTH | stat.S_IWOTH
@@ -59,6 +62,7 @@ def ensure_env_file(env_file: Path = ENV_FILE, example: Path = ENV_EXAMPLE_FILE)
     env_file.chmod(0o600)
     values = read_env_file(env_file)
     filled = [name for name in GENERATED_SECRETS if not values.get(name)]
+    filled = [name for name in filled if name not in GENERATED_WITH or GENERATED_WITH[name] in filled]
     for name in filled:
         set_variable(env_file, name, new_password())
     if filled:

@@ -278,6 +278,7 @@ def read_gold_snapshots(
         .option("driver", "org.postgresql.Driver")
         .option("user", settings.postgres_user)
         .option("password", settings.postgres_password)
+        .option("sslmode", settings.postgres_sslmode)
         .option("dbtable", f"({query}) as snapshots")
         .option("partitionColumn", "date_key")
         .option("lowerBound", first_key)

@@ -29,6 +29,11 @@ variable syntax (`sql_files.render`), so the same file runs here for any schema 
 schema this way. The checksum is taken over the file as written, so it does not depend on the
 schema it was applied to.
 
+Migrations connect as the owner role (POSTGRES_OWNER_USER), which owns the schemas; the
+pipelines connect as the loader, which cannot create or alter anything, so they only check
+(`require_migrated`) and `make up` or `make gold-migrate` applies what is pending. The
+ingestion schema's tables (`sql/ingestion/migrations/`) are migrated the same way, before gold's.
+
     python -m spark_jobs.gold.migrate [--schema gold] [--status]
 """
 
@@ -50,6 +55,8 @@ from lakehouse.locks import lock_key
 from spark_jobs.gold.sql_files import SQL_DIR, render
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
+INGESTION_SCHEMA = "ingestion"
+INGESTION_MIGRATIONS_DIR = SQL_DIR.parent / "ingestion" / "migrations"
 VIEWS_DIR = SQL_DIR / "views"
 _FILE_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _VIEW_NAME = re.compile(r"^(v_[a-z0-9_]+)\.sql$")
@@ -229,7 +236,7 @@ def migrate(
     migrations = discover(directory)
     views = discover_views(directory.parent / "views")
     applied_now: list[str] = []
-    with connect(settings) as connection:
+    with connect(settings, owner=True) as connection:
         with connection.cursor() as cursor:
             cursor.execute("select pg_advisory_lock(%s)", (_ADVISORY_LOCK,))
         try:
@@ -340,6 +347,18 @@ def status(settings: Settings | None = None, schema: str | None = None) -> list[
     return migrations + views
 
 
+def require_migrated(settings: Settings | None = None, schema: str | None = None) -> None:
+    """For the pipelines, which connect as the loader and cannot migrate: raise unless `schema` is
+    up to date with the files."""
+    schema = check_schema_name(schema or (settings or load_settings()).gold.schema)
+    pending = [name for name, state in status(settings, schema) if state == "pending"]
+    if pending:
+        raise MigrationError(
+            f"schema {schema} lacks {len(pending)} migration(s) or view(s) ({', '.join(pending[:3])}"
+            f"{', ...' if len(pending) > 3 else ''}): run `make gold-migrate`, which connects as the owner"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spark_jobs.gold.migrate", description=__doc__)
     parser.add_argument("--schema", help="target schema (default: GOLD_SCHEMA, gold)")
@@ -350,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{state:8} {name}")
         return 0
     try:
+        if arguments.schema is None:  # the stack's own gold also needs the ingestion schema
+            migrate(schema=INGESTION_SCHEMA, directory=INGESTION_MIGRATIONS_DIR)
         applied = migrate(schema=arguments.schema)
     except MigrationError as error:
         print(f"error: {error}")

@@ -39,7 +39,7 @@ def schema(postgres: Settings) -> Iterator[str]:
             "values ('S001', 'One', 'west', 'UTC', now())"
         )
     yield name
-    with connect(postgres) as connection, connection.cursor() as cursor:
+    with connect(postgres, owner=True) as connection, connection.cursor() as cursor:
         cursor.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(name)))
 
 

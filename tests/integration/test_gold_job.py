@@ -157,7 +157,7 @@ def world(spark, localstack: Settings, postgres: Settings) -> Iterator[dict]:
         write_silver(spark, bucket, table, rows[table.name])
     migrate(settings, schema, log=lambda message: None)
     yield {"settings": settings, "bucket": bucket, "schema": schema, "rows": rows}
-    with connect(postgres) as connection, connection.cursor() as cursor:
+    with connect(postgres, owner=True) as connection, connection.cursor() as cursor:
         cursor.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
 
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 
 def _drop_schema(settings: Settings, schema: str) -> None:
-    with connect(settings) as connection, connection.cursor() as cursor:
+    with connect(settings, owner=True) as connection, connection.cursor() as cursor:
         cursor.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
 
 
@@ -160,7 +160,7 @@ def test_a_schema_that_applied_the_retired_view_migrations_gets_its_views_from_t
     quiet = {"log": lambda message: None}
     try:
         migrate(postgres, schema, **quiet)
-        with connect(postgres) as connection, connection.cursor() as cursor:
+        with connect(postgres, owner=True) as connection, connection.cursor() as cursor:
             names = [view.name for view in discover_views()]
             cursor.execute(
                 sql.SQL("drop view {}").format(sql.SQL(", ").join(sql.Identifier(schema, n) for n in names))
@@ -218,7 +218,7 @@ def login_roles(postgres: Settings) -> Iterator[dict[str, tuple[str, str]]]:
         "manager": (f"mgr_{suffix}", uuid.uuid4().hex, "gold_store_manager"),
         "analyst": (f"ana_{suffix}", uuid.uuid4().hex, "gold_analyst"),
     }
-    with connect(postgres) as connection, connection.cursor() as cursor:
+    with connect(postgres, owner=True) as connection, connection.cursor() as cursor:
         for name, password, group in roles.values():
             cursor.execute(
                 sql.SQL("create role {} login password %s in role {}").format(
@@ -227,7 +227,7 @@ def login_roles(postgres: Settings) -> Iterator[dict[str, tuple[str, str]]]:
                 (password,),
             )
     yield {kind: (name, password) for kind, (name, password, _) in roles.items()}
-    with connect(postgres) as connection, connection.cursor() as cursor:
+    with connect(postgres, owner=True) as connection, connection.cursor() as cursor:
         for name, _, _ in roles.values():
             cursor.execute(sql.SQL("drop role {}").format(sql.Identifier(name)))
 

@@ -12,6 +12,7 @@ from lakehouse.db import connect
 from lakehouse.locks import StageBusyError, stage_lock
 from producer import KinesisSink, Simulation, SimulationConfig
 from spark_jobs.gold.job import GoldRun
+from spark_jobs.gold.migrate import migrate
 from spark_jobs.live import run_live, run_pass
 
 pytestmark = pytest.mark.integration
@@ -24,10 +25,11 @@ def live(own_lake, postgres: Settings):
     """Settings with a stream, buckets, alerts channel and gold schema of their own."""
     name = f"live{uuid.uuid4().hex[:8]}"
     settings = own_lake(name)
+    migrate(settings, f"gold_{name}", log=lambda message: None)  # as the owner: run_live only checks
     yield settings, f"gold_{name}"
     with CheckpointStore(settings, name) as store:
         store.reset()
-    with connect(settings) as connection, connection.cursor() as cursor:
+    with connect(settings, owner=True) as connection, connection.cursor() as cursor:
         cursor.execute(f'drop schema if exists "gold_{name}" cascade')
 
 

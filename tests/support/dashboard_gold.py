@@ -118,7 +118,7 @@ values ('full', timestamptz %(last)s + interval '20 hours', date %(last)s - %(da
 
 
 def build(settings: Settings) -> DashboardGold:
-    """Migrate a fresh schema, fill it, and create the analyst and manager logins."""
+    """Migrate a fresh schema, fill it, and create the analyst and manager logins (as the owner)."""
     import json
 
     schema = f"gold_d{uuid.uuid4().hex[:10]}"
@@ -130,7 +130,7 @@ def build(settings: Settings) -> DashboardGold:
         {"sku": sku, "name": name, "category": category, "supplier": supplier, "cost": cost, "price": price}
         for sku, (name, category, supplier, cost, price) in PRODUCTS.items()
     ]
-    with connect(settings) as connection, connection.cursor() as cursor:
+    with connect(settings, owner=True) as connection, connection.cursor() as cursor:
         cursor.execute(sql.SQL("set local search_path to {}, public").format(sql.Identifier(schema)))
         cursor.executemany(
             "insert into dim_store (store_id, store_name, region, timezone, snapshot_at) "
@@ -163,7 +163,7 @@ def build(settings: Settings) -> DashboardGold:
 
 def drop(settings: Settings, gold: DashboardGold) -> None:
     """Remove the schema and the two logins (their acknowledgements go with the schema)."""
-    with connect(settings) as connection, connection.cursor() as cursor:
+    with connect(settings, owner=True) as connection, connection.cursor() as cursor:
         cursor.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(gold.schema)))
         for login in (gold.analyst, gold.manager):
             cursor.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(login.user)))

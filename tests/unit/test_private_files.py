@@ -21,7 +21,11 @@ def test_env_file_is_created_private_with_generated_passwords(tmp_path: Path):
     example = tmp_path / "example"
     example.write_text("A=1\nMAGE_OWNER_PASSWORD=\n")
     env = tmp_path / ".env"
-    assert ensure_env_file(env, example) == ["MAGE_OWNER_PASSWORD"]
+    assert ensure_env_file(env, example) == [
+        "MAGE_OWNER_PASSWORD",
+        "POSTGRES_PASSWORD",
+        "POSTGRES_OWNER_PASSWORD",
+    ]
     assert _mode(env) == 0o600
     password = env.read_text().split("MAGE_OWNER_PASSWORD=")[1].strip()
     assert len(password) >= 32 and "A=1" in env.read_text()
@@ -62,3 +66,15 @@ def test_mage_guard_lets_only_its_own_address_through():
     assert refusal("127.0.0.1:6789", "http://evil.example", hosts)  # another site's page
     assert refusal("127.0.0.1:6789", "null", hosts)  # a sandboxed frame or a file
     assert refusal(None, None, hosts)
+
+
+def test_the_owner_password_comes_only_with_the_loaders(tmp_path: Path):
+    example = tmp_path / "example"
+    example.write_text("POSTGRES_PASSWORD=\nPOSTGRES_OWNER_PASSWORD=\nMAGE_OWNER_PASSWORD=x\n")
+    fresh = tmp_path / "fresh.env"
+    assert ensure_env_file(fresh, example) == ["POSTGRES_PASSWORD", "POSTGRES_OWNER_PASSWORD"]
+    # An .env from before the owner/loader split: its one POSTGRES_USER stays both.
+    older = tmp_path / "older.env"
+    older.write_text("POSTGRES_PASSWORD=kept\nMAGE_OWNER_PASSWORD=x\n")
+    assert ensure_env_file(older, example) == []
+    assert "POSTGRES_OWNER_PASSWORD" not in older.read_text()
