@@ -43,6 +43,18 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.codegen.cache.maxEntries": str(CODEGEN_CACHE_ENTRIES),
         # Small local jobs: a handful of shuffle partitions beats the default 200.
         "spark.sql.shuffle.partitions": "8",
+        # The driver keeps the status of past jobs, stages and SQL executions (with per-task
+        # metric arrays) even with the UI off. A long-lived session (pos_live, a test session)
+        # runs thousands of small jobs; at Spark's defaults their records filled a 2 GiB heap
+        # and the driver spent its time in full GCs. Keep only the recent ones.
+        "spark.ui.retainedJobs": "100",
+        "spark.ui.retainedStages": "100",
+        "spark.ui.retainedTasks": "10000",
+        "spark.sql.ui.retainedExecutions": "50",
+        "spark.ui.dagGraph.retainedRootRDDs": "100",
+        # Under load the listener bus drops events past this many (a stage whose end is
+        # dropped keeps its live metrics forever): room for bursts of small jobs.
+        "spark.scheduler.listenerbus.eventqueue.capacity": "100000",
         "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         "spark.hadoop.fs.s3a.aws.credentials.provider": (
             "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"

@@ -69,3 +69,10 @@ def test_missing_jars_say_how_to_fetch_them(tmp_path: Path):
 def test_s3a_uri_joins_parts():
     assert s3a_uri("bucket", "/silver/", "sales") == "s3a://bucket/silver/sales"
     assert s3a_uri("bucket") == "s3a://bucket"
+
+
+def test_a_long_lived_session_keeps_only_recent_job_records(tmp_path: Path):
+    conf = spark_conf(_settings_with_jars(tmp_path))
+    assert int(conf["spark.sql.ui.retainedExecutions"]) <= 100
+    assert int(conf["spark.ui.retainedJobs"]) <= 100
+    assert int(conf["spark.ui.retainedStages"]) <= 100
