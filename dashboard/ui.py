@@ -13,17 +13,21 @@ def _slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
 
+def _rows_and_csv(title: str, frame: pd.DataFrame) -> None:
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.download_button(
+        "Download CSV",
+        frame.to_csv(index=False).encode(),
+        file_name=f"{_slug(title)}.csv",
+        mime="text/csv",
+        key=f"csv-{_slug(title)}",
+    )
+
+
 def numbers(title: str, frame: pd.DataFrame) -> None:
     """The figure's rows as a table and a CSV file, behind one click."""
     with st.expander(f"Numbers: {title}"):
-        st.dataframe(frame, hide_index=True, width="stretch")
-        st.download_button(
-            "Download CSV",
-            frame.to_csv(index=False).encode(),
-            file_name=f"{_slug(title)}.csv",
-            mime="text/csv",
-            key=f"csv-{_slug(title)}",
-        )
+        _rows_and_csv(title, frame)
 
 
 def figure(title: str, chart: alt.Chart | None, frame: pd.DataFrame, caption: str | None = None) -> None:
@@ -47,11 +51,4 @@ def table(title: str, frame: pd.DataFrame, caption: str | None = None) -> None:
     if frame.empty:
         st.info("Nothing to show for the chosen stores.")
         return
-    st.dataframe(frame, hide_index=True, width="stretch")
-    st.download_button(
-        "Download CSV",
-        frame.to_csv(index=False).encode(),
-        file_name=f"{_slug(title)}.csv",
-        mime="text/csv",
-        key=f"csv-{_slug(title)}",
-    )
+    _rows_and_csv(title, frame)
