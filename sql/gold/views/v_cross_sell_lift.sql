@@ -26,11 +26,19 @@ all_baskets as (
     where date_key in (select date_key from window_days)
 ),
 
+products as (
+    select sku, product_name
+    from :"schema".dim_product
+    where is_current
+),
+
 final as (
     select
         -- ids
         pairs.sku,
+        first_product.product_name,
         pairs.paired_sku,
+        second_product.product_name as paired_product_name,
         -- counts
         pairs.baskets_together,
         pairs.baskets_with_sku,
@@ -47,6 +55,8 @@ final as (
     from pairs
     join baskets_per_sku as paired on paired.sku = pairs.paired_sku
     cross join all_baskets
+    left join products as first_product on first_product.sku = pairs.sku
+    left join products as second_product on second_product.sku = pairs.paired_sku
 )
 
 select * from final;

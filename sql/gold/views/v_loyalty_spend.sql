@@ -39,7 +39,12 @@ final as (
         per_store.anonymous_visits,
         round(per_store.anonymous_revenue / nullif(per_store.anonymous_visits, 0), 2)
             as anonymous_spend_per_visit,
-        -- share
+        -- members against anonymous shoppers
+        round(
+            (per_store.member_revenue / nullif(per_store.member_visits, 0))
+            / nullif(per_store.anonymous_revenue / nullif(per_store.anonymous_visits, 0), 0),
+            2
+        ) as member_uplift,
         round(100 * per_store.member_revenue / nullif(per_store.revenue, 0), 1) as member_revenue_pct
     from per_store
     join :"schema".dim_store as stores on stores.store_id = per_store.store_id
