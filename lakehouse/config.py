@@ -7,7 +7,7 @@ parse, or lies outside its range, is a ConfigError that names the variable.
 
 `Settings` holds the platform (AWS, PostgreSQL, Spark, Mage) as plain fields and each stage's
 knobs as a typed section (`settings.silver`, `settings.gold`, `settings.live`,
-`settings.ingestion`, `settings.demo`, `settings.dashboard`, `settings.api`). Pointing
+`settings.ingestion`, `settings.files`, `settings.demo`, `settings.dashboard`, `settings.api`). Pointing
 `AWS_ENDPOINT_URL` at real AWS (or leaving it empty) and `SPARK_MASTER` at a cluster is all it
 takes to leave the laptop.
 """
@@ -115,6 +115,15 @@ class IngestionSettings:
 
 
 @dataclass(frozen=True)
+class FilesSettings:
+    """Files in and out of the lake: store POS journals uploaded as CSV (ingestion/csv_*.py, Mage
+    csv_to_bronze) and the forecast files written after each gold load (spark_jobs/gold/exports.py)."""
+
+    landing_queue: str = variable("CSV_LANDING_QUEUE")
+    exports_bucket: str = variable("EXPORTS_BUCKET")
+
+
+@dataclass(frozen=True)
 class DemoSettings:
     """`make demo` (ops/demo.py): the simulated chain, its history and the live phase."""
 
@@ -207,6 +216,7 @@ class Settings:
     gold: GoldSettings
     live: LiveSettings
     ingestion: IngestionSettings
+    files: FilesSettings
     demo: DemoSettings
     dashboard: DashboardSettings
     api: ApiSettings
@@ -245,6 +255,7 @@ SECTIONS = (
     GoldSettings,
     LiveSettings,
     IngestionSettings,
+    FilesSettings,
     DemoSettings,
     DashboardSettings,
     ApiSettings,
