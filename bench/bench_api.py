@@ -84,13 +84,15 @@ from stock_position where on_hand < 13;
 """
 
 
-def build(settings: Settings, schema: str) -> tuple[Viewer, Viewer, int]:
-    """The bench gold in `schema` and its two logins; returns them and the fact count."""
+def build(settings: Settings, schema: str, fact_rows: int = FACT_ROWS) -> tuple[Viewer, Viewer, int]:
+    """The bench gold in `schema` with `fact_rows` sales lines and its two logins (made as the
+    owner: the loader may not create roles); returns them and the fact count. The dashboard's
+    bench reads the same gold."""
     migrate(settings, schema, log=lambda message: None)
     suffix = uuid.uuid4().hex[:8]
     analyst = Viewer(f"bench_ana_{suffix}", uuid.uuid4().hex)
     manager = Viewer(f"bench_mgr_{suffix}", uuid.uuid4().hex)
-    with connect(settings) as connection, connection.cursor() as cursor:
+    with connect(settings, owner=True) as connection, connection.cursor() as cursor:
         cursor.execute(sql.SQL("set local search_path to {}, public").format(sql.Identifier(schema)))
         cursor.execute(FILL.replace("%", "%%").replace("%%(", "%("), {"stores": STORES, "skus": SKUS})
         cursor.execute(
@@ -112,8 +114,8 @@ def build(settings: Settings, schema: str) -> tuple[Viewer, Viewer, int]:
         cursor.execute(
             "insert into store_access values (%s, 'S001'), (%s, 'S002')", (manager.login, manager.login)
         )
-    facts = top_up_facts(settings, schema, FACT_ROWS)
-    with connect(settings, autocommit=True) as connection, connection.cursor() as cursor:
+    facts = top_up_facts(settings, schema, fact_rows)
+    with connect(settings, autocommit=True, owner=True) as connection, connection.cursor() as cursor:
         for table in ("stock_position", "stock_forecast", "stock_alerts", "dim_store", "dim_product"):
             cursor.execute(
                 sql.SQL("vacuum analyze {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
@@ -122,7 +124,7 @@ def build(settings: Settings, schema: str) -> tuple[Viewer, Viewer, int]:
 
 
 def remove(settings: Settings, schema: str, logins: list[Viewer]) -> None:
-    with connect(settings) as connection, connection.cursor() as cursor:
+    with connect(settings, owner=True) as connection, connection.cursor() as cursor:
         cursor.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
         for login in logins:
             cursor.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(login.login)))
