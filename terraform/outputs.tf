@@ -6,8 +6,9 @@ output "kinesis_stream_arn" {
 
 output "buckets" {
   value = {
-    bronze = aws_s3_bucket.bronze.id
-    silver = aws_s3_bucket.silver.id
+    bronze  = aws_s3_bucket.bronze.id
+    silver  = aws_s3_bucket.silver.id
+    exports = aws_s3_bucket.exports.id
   }
 }
 
@@ -26,4 +27,8 @@ output "stage_role_arns" {
     spark     = aws_iam_role.spark.arn
     alerts    = aws_iam_role.alerts.arn
   }
+}
+
+output "landing_queue_url" {
+  value = aws_sqs_queue.landing.id
 }

@@ -96,3 +96,27 @@ variable "bronze_noncurrent_days" {
   type        = number
   default     = 30
 }
+
+variable "csv_landing_queue" {
+  description = "CSV_LANDING_QUEUE: SQS queue the bronze bucket notifies of POS CSVs landed under landing/pos_csv/."
+  type        = string
+  default     = "stock-lakehouse-landing"
+}
+
+variable "exports_bucket" {
+  description = "EXPORTS_BUCKET: forecast files (CSV, Parquet, manifest) written after each gold load."
+  type        = string
+  default     = "stock-lakehouse-exports"
+}
+
+variable "exports_infrequent_access_days" {
+  description = "Age in days at which forecast exports move to STANDARD_IA: read mostly on the day they are written."
+  type        = number
+  default     = 30
+}
+
+variable "exports_expiration_days" {
+  description = "Age in days at which forecast exports are deleted: how far back a forecast can be compared with what happened."
+  type        = number
+  default     = 730
+}
