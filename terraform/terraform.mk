@@ -1,9 +1,11 @@
 # Terraform for the cloud resources in terraform/; included by the Makefile.
 #
+# `terraform init` installs the AWS provider from one place, chosen by ops/stack/terraform.py
+# and written to the CLI configuration before every init: the offline mirror in .cache/terraform
+# when it is built, else the public registry when it answers (a laptop with internet).
 # Terraform's registry is unreachable from the project's machines, but the Go module proxy is
-# not, and the AWS provider is a Go program. `make terraform-offline` builds the pinned provider
-# (and OpenTofu when no terraform is on PATH) into a local filesystem mirror in .cache/terraform,
-# once; `terraform init` then installs from that mirror and nowhere else.
+# not, and the AWS provider is a Go program: `make terraform-offline` builds the pinned provider
+# (and OpenTofu when no terraform is on PATH) into that mirror, once.
 # Variables come from .env through lakehouse.config, written to a tfvars file outside git.
 
 # Built only when neither terraform nor tofu is on PATH (see $(TF_CACHE)/bin/tofu below).
@@ -29,9 +31,9 @@ TF = TF_CLI_CONFIG_FILE=$(TF_RC) CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 $(TERRA
 # lets an older Go fetch the toolchain the provider's go.mod asks for, from the same proxy.
 GO_ENV = GOPATH=$(CURDIR)/.cache/go GOCACHE=$(CURDIR)/.cache/go/build GOFLAGS=-modcacherw GOTOOLCHAIN=auto
 
-.PHONY: terraform-offline tf-init tf-vars tf-plan tf-apply tf-destroy tf-validate tf-fmt
+.PHONY: terraform-offline tf-config tf-init tf-vars tf-plan tf-apply tf-destroy tf-validate tf-fmt
 
-terraform-offline: $(filter $(TF_CACHE)/%,$(TERRAFORM)) $(TF_PROVIDER) $(TOFU_PROVIDER) $(TF_RC) ## build the Terraform AWS provider mirror from the Go module proxy (once)
+terraform-offline: $(filter $(TF_CACHE)/%,$(TERRAFORM)) $(TF_PROVIDER) $(TOFU_PROVIDER) ## build the Terraform AWS provider mirror from the Go module proxy (once)
 	@echo "terraform mirror ready: $(TERRAFORM), hashicorp/aws $(TF_AWS_PROVIDER_VERSION)"
 
 # Measured on 2 shared cores: 46 min (49 CPU-minutes), 9.3 GB peak memory (the link), 8 GB of
@@ -66,15 +68,11 @@ $(TF_CACHE)/bin/tofu:
 		-ldflags "-s -w -X github.com/opentofu/opentofu/version.dev=no" -o $@.partial ./cmd/tofu && \
 		mv $@.partial $@
 
-# Only the mirror, never the registry; no calls to HashiCorp's version checkpoint either.
-$(TF_RC): terraform/terraform.mk
-	@mkdir -p $(@D)
-	@printf '%s\n' 'disable_checkpoint = true' 'provider_installation {' '  filesystem_mirror {' \
-		'    path    = "$(TF_MIRROR)"' \
-		'    include = ["registry.terraform.io/hashicorp/*", "registry.opentofu.org/hashicorp/*"]' \
-		'  }' '}' > $@
+# The mirror when built, else the registry when it answers; no HashiCorp checkpoint calls.
+tf-config: $(VENV)/.installed
+	@$(PY) -m ops.stack.terraform cli-config $(TF_RC)
 
-tf-init: terraform-offline ## terraform init from the local mirror
+tf-init: tf-config ## terraform init: the AWS provider from the offline mirror when built, else the registry
 	@$(TF) init -input=false
 
 tf-vars: $(VENV)/.installed .env

@@ -126,7 +126,7 @@ def up(settings: Settings) -> int:
     if mode == "docker":
         compose("up", "--detach", "--build", "--wait", *INFRASTRUCTURE)
         bootstrap(settings)
-        subprocess.run(["make", "tf-apply"], cwd=REPO_ROOT, check=True)
+        create_resources(settings)
         compose("up", "--detach", "--build", "--wait")
     else:
         start_native(settings, INFRASTRUCTURE)
@@ -138,21 +138,28 @@ def up(settings: Settings) -> int:
 
 
 def create_resources(settings: Settings) -> None:
-    """Terraform when its offline provider mirror is built (`make terraform-offline`), else boto3.
+    """Terraform whenever it can run here (ops/stack/terraform.py), else the boto3 bootstrap.
 
     Both create the same declared set (tests hold them to it); boto3 takes seconds, Terraform
-    about two minutes on a fresh LocalStack.
+    about two minutes on a fresh LocalStack. A Terraform that starts but fails (a provider that
+    cannot be installed, a service the local S3 server lacks) falls back to boto3 too, after
+    its own output has said what went wrong.
     """
-    from lakehouse.resources import ensure_resources, terraform_ready
+    from lakehouse.resources import ensure_resources
+    from ops.stack.terraform import detect
 
-    if terraform_ready():
-        print("  resources   terraform apply (make tf-apply)")
-        subprocess.run(["make", "tf-apply"], cwd=REPO_ROOT, check=True)
-        return
+    terraform = detect()
+    if terraform.usable:
+        print(f"  resources   terraform apply (make tf-apply): {terraform.reason}")
+        if subprocess.run(["make", "tf-apply"], cwd=REPO_ROOT, check=False).returncode == 0:
+            return
+        why_not = "make tf-apply failed (its output is above)"
+    else:
+        why_not = terraform.reason
     resources = ensure_resources(settings)
+    print(f"  resources   created with boto3, not Terraform: {why_not}")
     print(
-        f"  resources   created with boto3 (make terraform-offline to use Terraform): stream "
-        f"{settings.kinesis_stream}, buckets {', '.join(resources.buckets)}, "
+        f"  resources   stream {settings.kinesis_stream}, buckets {', '.join(resources.buckets)}, "
         f"topic {settings.alerts_topic} -> queue {settings.alerts_queue}, "
         f"{len(resources.role_arns)} IAM roles"
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 
 from lakehouse import resources
 from lakehouse.config import REPO_ROOT, Settings, load_settings, reload_settings
+from ops.stack.terraform import find_cli
 
 pytestmark = pytest.mark.unit
 
@@ -159,17 +159,10 @@ def test_tfvars_command_writes_settings_from_the_environment(tmp_path: Path, mon
     assert written["use_localstack"] is False
 
 
-def _terraform() -> str | None:
-    """$TERRAFORM, else terraform or tofu on PATH, else the tofu `make terraform-offline` builds."""
-    built = REPO_ROOT / ".cache" / "terraform" / "bin" / "tofu"
-    found = os.environ.get("TERRAFORM") or shutil.which("terraform") or shutil.which("tofu")
-    return found or (str(built) if built.exists() else None)
-
-
-@pytest.mark.skipif(_terraform() is None, reason="no terraform binary: run make terraform-offline")
+@pytest.mark.skipif(find_cli() is None, reason="no terraform binary: run make terraform-offline")
 def test_terraform_fmt_is_clean():
     result = subprocess.run(
-        [_terraform(), "fmt", "-check", "-diff", str(TERRAFORM_DIR)],
+        [find_cli(), "fmt", "-check", "-diff", str(TERRAFORM_DIR)],
         capture_output=True,
         text=True,
         env={**os.environ, "TF_CLI_CONFIG_FILE": "/dev/null", "CHECKPOINT_DISABLE": "1"},
