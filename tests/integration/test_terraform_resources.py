@@ -38,6 +38,9 @@ def named(localstack: Settings, unique_name: str) -> Settings:
         silver_bucket=f"{unique_name}-silver",
         alerts_topic=f"{unique_name}-alerts",
         alerts_queue=f"{unique_name}-inbox",
+        files=dataclasses.replace(
+            localstack.files, landing_queue=f"{unique_name}-landing", exports_bucket=f"{unique_name}-exports"
+        ),
     )
 
 
@@ -64,7 +67,11 @@ class Probe:
     def __init__(self, settings: Settings, iam_prefix: str):
         self.settings = settings
         self.iam_prefix = iam_prefix
-        self.buckets = {"bronze": settings.bronze_bucket, "silver": settings.silver_bucket}
+        self.buckets = {
+            "bronze": settings.bronze_bucket,
+            "silver": settings.silver_bucket,
+            "exports": settings.files.exports_bucket,
+        }
         self.s3 = client("s3", settings)
         # The stack's disk-backed S3 server has no bucket controls (lakehouse/resources.py).
         self.bucket_controls = resources.bucket_controls_supported(settings, settings.bronze_bucket)
@@ -75,9 +82,12 @@ class Probe:
         self.stream = summary["StreamDescriptionSummary"]
         self.topic_arn = self.sns.create_topic(Name=settings.alerts_topic)["TopicArn"]  # idempotent lookup
         self.queue_url = self.sqs.get_queue_url(QueueName=settings.alerts_queue)["QueueUrl"]
-        self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        self.queue_arn = self._arn(self.queue_url)
+        self.landing_url = self.sqs.get_queue_url(QueueName=settings.files.landing_queue)["QueueUrl"]
+
+    def _arn(self, queue_url: str) -> str:
+        attributes = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        return attributes["Attributes"]["QueueArn"]
 
     def check(self, address: str) -> None:
         kind, name = address.split(".")
@@ -107,7 +117,9 @@ class Probe:
 
     def aws_s3_bucket_lifecycle_configuration(self, name: str) -> None:
         (rule,) = self.s3.get_bucket_lifecycle_configuration(Bucket=self.buckets[name])["Rules"]
-        expected = resources.bronze_lifecycle_rule()
+        expected = {"bronze": resources.bronze_lifecycle_rule, "exports": resources.exports_lifecycle_rule}[
+            name
+        ]()
         for key in ("ID", "Status", "Transitions", "Expiration", "NoncurrentVersionExpiration"):
             assert rule[key] == expected[key], key
         assert rule["AbortIncompleteMultipartUpload"] == expected["AbortIncompleteMultipartUpload"]
@@ -115,16 +127,40 @@ class Probe:
     def aws_sns_topic(self, _: str) -> None:
         self.sns.get_topic_attributes(TopicArn=self.topic_arn)
 
-    def aws_sqs_queue(self, _: str) -> None:
-        assert self.queue_url.endswith(f"/{self.settings.alerts_queue}")
+    def aws_sqs_queue(self, name: str) -> None:
+        if name == "landing":
+            assert self.landing_url.endswith(f"/{self.settings.files.landing_queue}")
+        else:
+            assert self.queue_url.endswith(f"/{self.settings.alerts_queue}")
 
-    def aws_sqs_queue_policy(self, _: str) -> None:
-        attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["Policy"])
+    def aws_sqs_queue_policy(self, name: str) -> None:
+        url = self.landing_url if name == "landing" else self.queue_url
+        attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
         (statement,) = json.loads(attributes["Attributes"]["Policy"])["Statement"]
+        if name == "landing":
+            assert (
+                statement
+                == resources.landing_queue_policy(self._arn(url), self.settings.bronze_bucket)["Statement"][0]
+            )
+            return
         assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
         assert statement["Action"] == "sqs:SendMessage"
         assert statement["Resource"] == self.queue_arn
         assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": self.topic_arn}}
+
+    def aws_s3_bucket_notification(self, _: str) -> None:
+        """Declared for AWS; the stack's S3 server (S3Proxy) answers NotImplemented, checked here."""
+        try:
+            found = self.s3.get_bucket_notification_configuration(Bucket=self.settings.bronze_bucket)
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == "NotImplemented"
+            return
+        (queue,) = found["QueueConfigurations"]
+        assert queue["QueueArn"] == self._arn(self.landing_url)
+        assert queue["Events"] == ["s3:ObjectCreated:*"]
+        assert queue["Filter"]["Key"]["FilterRules"] == [
+            {"Name": "Prefix", "Value": resources.LANDING_PREFIX}
+        ]
 
     def aws_sns_topic_subscription(self, _: str) -> None:
         subscriptions = self.sns.list_subscriptions_by_topic(TopicArn=self.topic_arn)["Subscriptions"]
@@ -168,6 +204,8 @@ def test_bootstrap_creates_every_declared_resource_idempotently(named: Settings,
     second = resources.ensure_resources(named, iam_name_prefix=unique_name)
     assert first == second
     assert set(first.role_arns) == set(resources.STAGES)
+    # The stack's S3Proxy sends no notifications: csv_to_bronze's every-minute listing stands in.
+    assert first.bucket_notifications is resources.bucket_controls_supported(named, named.bronze_bucket)
     _check_every_declared_resource(named, unique_name)
 
 
@@ -216,7 +254,11 @@ def test_terraform_apply_creates_the_declared_resources_and_destroy_removes_them
         terraform("apply", "-input=false", "-auto-approve", "-var-file=test.tfvars.json")
         _check_every_declared_resource(named, unique_name)
         outputs = json.loads(terraform("output", "-json").stdout)
-        assert outputs["buckets"]["value"] == {"bronze": named.bronze_bucket, "silver": named.silver_bucket}
+        assert outputs["buckets"]["value"] == {
+            "bronze": named.bronze_bucket,
+            "silver": named.silver_bucket,
+            "exports": named.files.exports_bucket,
+        }
         # A second apply finds nothing to change: the configuration reads back what it wrote.
         plan = terraform("plan", "-input=false", "-detailed-exitcode", "-var-file=test.tfvars.json")
         assert "No changes" in plan.stdout
