@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Request, Security
@@ -35,6 +35,7 @@ from api.models import (
     StorePage,
     Token,
 )
+from api.pool import ConnectionPool
 from lakehouse.config import Settings, load_settings
 from lakehouse.gold_access import (
     CREDENTIALS,
@@ -42,9 +43,9 @@ from lakehouse.gold_access import (
     GoldAccessError,
     ReadOnly,
     Viewer,
+    open_viewer_connection,
     read_only,
     refusal,
-    viewer_connection,
 )
 
 APPLICATION_NAME = "stock-lakehouse-api"
@@ -84,6 +85,11 @@ class Api:
         self.schema = settings.gold.schema
         self.timeout_ms = settings.api.statement_timeout_ms
         self.tokens = TokenStore(settings.api.token_ttl_seconds)
+        self.pool = ConnectionPool(
+            lambda viewer: open_viewer_connection(settings, viewer, APPLICATION_NAME),
+            per_login=settings.api.pool_per_login,
+            idle_seconds=settings.api.pool_idle_seconds,
+        )
 
     def viewer(self, request: Request) -> Viewer:
         return caller(request.headers.get("authorization"), self.tokens)
@@ -93,7 +99,7 @@ class Api:
         """A read-only transaction as the caller, who must be a gold viewer."""
         viewer = self.viewer(request)
         with (
-            viewer_connection(self.settings, viewer, APPLICATION_NAME) as connection,
+            self.pool.connection(viewer) as connection,
             read_only(connection, viewer, self.schema, self.timeout_ms) as transaction,
         ):
             problem = refusal(transaction.role())
@@ -120,7 +126,14 @@ def _problem(status: int, detail: str, headers: dict[str, str] | None = None) ->
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     api = Api(settings or load_settings())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        api.pool.close()  # idle connections end with the server, not with PostgreSQL's timeout
+
     app = FastAPI(
+        lifespan=lifespan,
         title="stock-lakehouse read API",
         version="1.0.0",
         description=(

@@ -153,13 +153,16 @@ class DashboardSettings:
 
 @dataclass(frozen=True)
 class ApiSettings:
-    """The read API (api/, `make api`): where it listens, how long a request's query may run, and how
-    long a token issued by POST /tokens stands for its login."""
+    """The read API (api/, `make api`): where it listens, how long a request's query may run, how
+    long a token issued by POST /tokens stands for its login, and how many connections per login it
+    keeps open for how long (0 per login: a new connection for every request)."""
 
     host: str = variable("API_HOST")
     port: int = variable("API_PORT", 1, 65535)
     statement_timeout_ms: int = variable("API_STATEMENT_TIMEOUT_MS", 100, 600_000)
     token_ttl_seconds: int = variable("API_TOKEN_TTL_SECONDS", 60, 604_800)
+    pool_per_login: int = variable("API_POOL_PER_LOGIN", 0, 64)
+    pool_idle_seconds: int = variable("API_POOL_IDLE_SECONDS", 1, 3600)
 
     @property
     def url(self) -> str:

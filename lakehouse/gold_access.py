@@ -138,16 +138,15 @@ def statement_problem(
     return GoldAccessError(f"The query '{name}' failed: {str(error).strip().splitlines()[0]}")
 
 
-@contextmanager
-def viewer_connection(
+def open_viewer_connection(
     settings: Settings, viewer: Viewer, application_name: str
-) -> Iterator[psycopg2.extensions.connection]:
-    """A connection as the viewer's own login; closed at the end of the block."""
+) -> psycopg2.extensions.connection:
+    """A new connection as the viewer's own login (never the loader's); the caller closes it."""
     problem = loader_refusal(settings, viewer.login)
     if problem:
         raise GoldAccessError(problem, REFUSED)
     try:
-        connection = psycopg2.connect(
+        return psycopg2.connect(
             host=settings.postgres_host,
             port=settings.postgres_port,
             dbname=settings.postgres_db,
@@ -159,6 +158,14 @@ def viewer_connection(
         )
     except psycopg2.OperationalError as error:
         raise connect_problem(settings, error) from None
+
+
+@contextmanager
+def viewer_connection(
+    settings: Settings, viewer: Viewer, application_name: str
+) -> Iterator[psycopg2.extensions.connection]:
+    """A connection as the viewer's own login; closed at the end of the block."""
+    connection = open_viewer_connection(settings, viewer, application_name)
     try:
         yield connection
     finally:

@@ -7,6 +7,8 @@ sees S001 and S002) plus a forecast; the API runs under .venv-api exactly as `ma
 from __future__ import annotations
 
 import base64
+import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -272,3 +274,64 @@ def test_a_query_past_the_statement_timeout_is_503(postgres: Settings, gold: Das
         locker.rollback()
     assert response.status_code == 503
     assert "took longer than 0.2 s" in response.json()["detail"]
+
+
+def _database_now(settings: Settings):
+    with connect(settings) as connection, connection.cursor() as cursor:
+        cursor.execute("select clock_timestamp()")
+        return cursor.fetchone()[0]
+
+
+def _api_connections(settings: Settings, login: str, since) -> int:
+    """The API connections of `login` opened since `since` (the module's own API server has older ones)."""
+    with connect(settings, owner=True) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "select count(*) from pg_stat_activity "
+            "where usename = %s and application_name = %s and backend_start >= %s",
+            (login, "stock-lakehouse-api", since),
+        )
+        return cursor.fetchone()[0]
+
+
+def _set_password(settings: Settings, login: str, password: str) -> None:
+    with connect(settings, owner=True) as connection, connection.cursor() as cursor:
+        cursor.execute(sql.SQL("alter role {} password %s").format(sql.Identifier(login)), (password,))
+
+
+def test_a_login_s_requests_share_one_open_connection(gold: DashboardGold, postgres: Settings, tmp_path):
+    """Connecting as the login costs more than the query: one connection serves request after request."""
+    since = _database_now(postgres)
+    with api_server(postgres, gold.schema, tmp_path / "api.log") as url:
+        with client(url, gold.manager) as manager:
+            for _ in range(10):
+                assert manager.get("/stores").status_code == 200
+        assert _api_connections(postgres, gold.manager.user, since) == 1
+    assert _api_connections(postgres, gold.manager.user, since) == 0  # closed with the server
+
+
+def test_a_pooled_connection_is_never_lent_to_a_wrong_password(api: str, gold: DashboardGold):
+    with client(api, gold.manager) as manager:
+        assert manager.get("/stores").status_code == 200
+    wrong = Login(gold.manager.user, gold.manager.password + "x")
+    with client(api, wrong) as impostor:
+        assert impostor.get("/stores").status_code == 401
+
+
+def test_a_changed_password_stops_working_once_the_idle_connection_closes(
+    gold: DashboardGold, postgres: Settings, tmp_path
+):
+    since = _database_now(postgres)
+    with api_server(postgres, gold.schema, tmp_path / "api.log", API_POOL_IDLE_SECONDS="1") as url:
+        with client(url, gold.analyst) as analyst:
+            assert analyst.get("/stores").status_code == 200
+        new_password = uuid.uuid4().hex
+        _set_password(postgres, gold.analyst.user, new_password)
+        try:
+            time.sleep(3)  # the sweeper closes connections idle for more than a second
+            assert _api_connections(postgres, gold.analyst.user, since) == 0
+            with client(url, gold.analyst) as old:
+                assert old.get("/stores").status_code == 401
+            with client(url, Login(gold.analyst.user, new_password)) as renewed:
+                assert renewed.get("/stores").status_code == 200
+        finally:
+            _set_password(postgres, gold.analyst.user, gold.analyst.password)
