@@ -17,12 +17,14 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from lakehouse import aws
 from lakehouse.config import ConfigError, load_settings
 from lakehouse.contracts.envelope import CODECS, ZLIB
 from lakehouse.resources import ensure_stream
 from producer.bad_events import BAD_CLASSES
+from producer.csv_out import CsvJournal
 from producer.kinesis import DeliveryError, DeliverySummary, KinesisSink
 from producer.ndjson import NdjsonSink
 from producer.records import DEFAULT_AGGREGATE_BYTES, MAX_RECORD_BYTES
@@ -43,6 +45,7 @@ examples:
   python -m producer --days 7 --dry-run --output /tmp/week.ndjson --truth-file /tmp/truth.json
   python -m producer --days 1 --bad-rate 0.02 --create-stream
   python -m producer --rate 50 --duration 60 --seed 7
+  python -m producer --days 2 --csv-out /tmp/journals --csv-stores S002   # S002 uploads CSV
 """
 
 
@@ -149,6 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=10,
         help="PutRecords attempts per record before it counts as failed (default 10)",
     )
+    output.add_argument(
+        "--csv-out",
+        type=Path,
+        help="write the sales of --csv-stores as daily POS journals (CSV, one file per store and "
+        "store-local day) in this folder instead of streaming them; every other event streams as usual",
+    )
+    output.add_argument(
+        "--csv-stores",
+        help="comma-separated store ids whose tills cannot stream (with --csv-out), e.g. S002,S005",
+    )
     output.add_argument("--summary-json", type=Path, help="also write the delivery summary as JSON here")
     output.add_argument(
         "--quiet",
@@ -187,7 +200,21 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         parser.error(str(error))
     if not 1 <= args.max_record_kib * 1024 <= MAX_RECORD_BYTES:
         parser.error("--max-record-kib must be between 1 and 1024")
+    if (args.csv_out is None) != (args.csv_stores is None):
+        parser.error("--csv-out and --csv-stores go together: name the folder and the stores")
     return config
+
+
+def csv_journal(args: argparse.Namespace, simulation: Simulation, parser: argparse.ArgumentParser):
+    """The journal of --csv-stores, or None without --csv-out; unknown store ids are an error."""
+    if args.csv_out is None:
+        return None
+    wanted = [name.strip() for name in args.csv_stores.split(",") if name.strip()]
+    zones = {store.store_id: ZoneInfo(store.timezone) for store in simulation.catalog.stores}
+    unknown = [name for name in wanted if name not in zones]
+    if unknown or not wanted:
+        parser.error(f"--csv-stores {args.csv_stores!r}: the chain has stores {min(zones)}..{max(zones)}")
+    return CsvJournal(args.csv_out, {name: zones[name] for name in wanted})
 
 
 class Progress:
@@ -225,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = Progress(err) if not args.quiet and err.isatty() else None
 
     simulation = Simulation(config)
+    journal = csv_journal(args, simulation, parser)
+    events = simulation if journal is None else journal.divert(simulation)
     say(f"producer: {config.mode}, seed {config.seed}, {config.stores} stores, {config.products} SKUs")
     output_file = None
     try:
@@ -254,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         _install_signal_handlers(simulation, sink, say)
         try:
-            summary = sink.send(simulation)
+            summary = sink.send(events)
             error = None
         except DeliveryError as failure:
             summary, error = failure.summary, str(failure)
@@ -267,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if progress is not None:
             progress.close()
 
+    if journal is not None:
+        say(f"producer: {journal.write().line()} in {args.csv_out}")
     if args.truth_file:
         simulation.truth.write(args.truth_file)
         say(f"producer: ground truth written to {args.truth_file}")
