@@ -20,17 +20,24 @@ A record that does not start with `POSAGG/` is a single event, byte for byte. Ev
 starts with `{`, so the two never collide; `pack_record` wraps the rare lone payload that
 would be ambiguous.
 
-The consumer calls `deaggregate(record_data)`. It never raises: every payload comes out as its
-own raw bytes, so one malformed event inside an aggregate is quarantined alone while its
-neighbours go on; a damaged aggregate (unreadable header, unknown version or codec, corrupt
-zlib body, count not matching) comes out whole as one payload, which fails JSON parsing and
-is quarantined with its original bytes.
+The consumer calls `unpack(record_data)` (or `deaggregate`, its payloads only). It never
+raises: every payload comes out as its own raw bytes, so one malformed event inside an aggregate
+is quarantined alone while its neighbours go on; a damaged aggregate (unreadable header, unknown
+version or codec, corrupt zlib body, count not matching) comes out whole as one payload, which
+fails JSON parsing and is quarantined with its original bytes.
+
+A body is at most `MAX_BODY_BYTES` (1 MiB, a Kinesis record's own limit) once decompressed: the
+producer packs at most that much before compressing. A zlib body is inflated in one bounded step
+that stops past the limit, so a record built to expand (a 204 KB record once expanded to 200 MB)
+costs the consumer at most 1 MiB: it comes out whole, compressed as it came, with the problem
+`oversize_record`, which bronze records beside it and silver gives as its quarantine reason.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 MAGIC = b"POSAGG/"
 VERSION = 1
@@ -38,6 +45,8 @@ RAW = "raw"
 ZLIB = "zlib"
 CODECS = (RAW, ZLIB)
 SEPARATOR = b"\n"
+MAX_BODY_BYTES = 1024 * 1024
+OVERSIZE_RECORD = "oversize_record"
 ZLIB_LEVEL = 6  # ~55 MB/s on one core for ~7x on event JSON; level 1 is 3x faster but ~20 % larger
 
 _PREFIX = MAGIC + str(VERSION).encode() + b" "
@@ -87,23 +96,47 @@ def is_aggregate(data: bytes) -> bool:
     return data.startswith(MAGIC)
 
 
-def deaggregate(data: bytes) -> list[bytes]:
+@dataclass(frozen=True)
+class Unpacked:
+    """A record's payloads; `problem` (a reason code) when the record came out whole for a reason
+    that JSON parsing would not find by itself, and `detail` saying what was wrong."""
+
+    payloads: list[bytes]
+    problem: str | None = None
+    detail: str | None = None
+
+
+def unpack(data: bytes, max_body_bytes: int = MAX_BODY_BYTES) -> Unpacked:
     """The raw event payloads carried by one Kinesis record, in the order they were packed."""
+    whole = Unpacked([data])
     if not data.startswith(MAGIC):
-        return [data]
+        return whole
     header, separator, body = data.partition(SEPARATOR)
     fields = header[len(_PREFIX) :].split(b" ")
     if not separator or not header.startswith(_PREFIX) or len(fields) != 2 or not fields[0].isdigit():
-        return [data]
+        return whole
     count, codec = int(fields[0]), fields[1]
     if codec == b"zlib":
+        inflater = zlib.decompressobj()
         try:
-            body = zlib.decompress(body)
+            # At most one byte past the limit is ever produced, whatever the body claims.
+            body = inflater.decompress(body, max_body_bytes + 1)
         except zlib.error:
-            return [data]
+            return whole
+        if len(body) > max_body_bytes or inflater.unconsumed_tail:
+            return Unpacked([data], OVERSIZE_RECORD, f"zlib body expands past {max_body_bytes} bytes")
+        if not inflater.eof:
+            return whole
     elif codec != b"raw":
-        return [data]
+        return whole
+    if len(body) > max_body_bytes:
+        return Unpacked([data], OVERSIZE_RECORD, f"body is {len(body)} bytes, past {max_body_bytes}")
     payloads = body.split(SEPARATOR)
     if count == 0 or len(payloads) != count:
-        return [data]
-    return payloads
+        return whole
+    return Unpacked(payloads)
+
+
+def deaggregate(data: bytes, max_body_bytes: int = MAX_BODY_BYTES) -> list[bytes]:
+    """`unpack(data).payloads`: for readers that only want the payloads."""
+    return unpack(data, max_body_bytes).payloads

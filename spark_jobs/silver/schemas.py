@@ -9,7 +9,7 @@ Each field is declared once, with what silver checks about it, in its StructFiel
   none blank); fields without a format are parsed with their Spark type, which Spark's JSON
   reader enforces strictly (a quoted "2" is not an integer);
 - `minimum` and `minimum_reason`: the smallest allowed value and the reason code below it;
-  `maximum` (with `maximum_reason`, by default the same code) the largest;
+  `maximum` (with `maximum_reason`, by default the same code) the largest, a decimal as text;
 - `references`: `store` or `product`, checked against the reference tables (for a string list,
   each of its values).
 
@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -52,6 +54,19 @@ STRING_LIST = "string_list"
 FORMATS = (UUID, STRING, TIMESTAMP, MONEY, DATE, STRING_LIST)
 
 MONEY_TYPE = DecimalType(12, 2)
+
+# Limits that keep every accepted line loadable into gold (sql/gold/migrations): silver must be at
+# least as strict as gold, or one line gold refuses fails every later load (issue 16).
+# tests/integration/test_silver_gold_limits.py reads the migrations and holds these to them.
+LINE_NUMBER_MAX = 32_767  # fact_sales.line_number is a smallint, checked >= 1
+# Per unit: so that the largest sale line's cost (quantity x unit_cost, numeric(14, 2)) fits.
+MONEY_MAX = "99999999.99"
+# A sale line's quantity x unit_price is silver's net_amount, decimal(12, 2).
+LINE_VALUE_MAX = "9999999999.99"
+SALE_QUANTITY_MAX = 10_000  # x MONEY_MAX stays below numeric(14, 2)'s 10^12
+# Deliveries, orders and counts: a store-SKU-day's sums stay far inside gold's integer columns.
+QUANTITY_MAX = 1_000_000
+EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)  # older times are clock resets or default dates
 STORE = "store"
 PRODUCT = "product"
 
@@ -66,7 +81,7 @@ def field(
     required: bool = True,
     minimum: int | None = None,
     minimum_reason: str | None = None,
-    maximum: int | None = None,
+    maximum: int | str | None = None,
     maximum_reason: str | None = None,
     references: str | None = None,
 ) -> StructField:
@@ -81,6 +96,7 @@ def field(
         parse_type = kind
     if kind == MONEY:
         minimum, minimum_reason = 0, reasons.NEGATIVE_PRICE
+        maximum, maximum_reason = MONEY_MAX, reasons.AMOUNT_OUT_OF_RANGE
     if minimum is not None:
         metadata["minimum"] = minimum
         metadata["minimum_reason"] = minimum_reason or reasons.OUT_OF_RANGE
@@ -149,8 +165,37 @@ class EventSchema:
         return StructType([*self.struct.fields, StructField(CORRUPT_COLUMN, StringType())])
 
 
-def _positive_quantity(name: str = "quantity") -> StructField:
-    return field(name, IntegerType(), minimum=1, minimum_reason=reasons.NON_POSITIVE_QUANTITY)
+def _positive_quantity(maximum: int = QUANTITY_MAX) -> StructField:
+    return field(
+        "quantity",
+        IntegerType(),
+        minimum=1,
+        minimum_reason=reasons.NON_POSITIVE_QUANTITY,
+        maximum=maximum,
+        maximum_reason=reasons.QUANTITY_OUT_OF_RANGE,
+    )
+
+
+def _line_number() -> StructField:
+    return field(
+        "line_number",
+        IntegerType(),
+        minimum=1,
+        maximum=LINE_NUMBER_MAX,
+        minimum_reason=reasons.LINE_NUMBER_OUT_OF_RANGE,
+    )
+
+
+def _line_value(line: Column) -> Column:
+    return line["quantity"] * line["unit_price"]
+
+
+def _discount_above_value(line: Column) -> Column:
+    return line["discount"] > _line_value(line)
+
+
+def _value_too_large(line: Column) -> Column:
+    return _line_value(line) > F.lit(Decimal(LINE_VALUE_MAX))
 
 
 # Aligned with lakehouse/contracts/schemas/<event_type>.json (schema_version 1): same names, same required
@@ -162,13 +207,13 @@ SALE_V1 = EventSchema(
     StructType(
         [
             *envelope(),
-            field("basket_id", STRING),
+            field("basket_id", UUID),
             field("payment_method", STRING),
             field("loyalty_id", STRING, required=False),
             lines(
-                field("line_number", IntegerType()),
+                _line_number(),
                 field("sku", STRING, references=PRODUCT),
-                _positive_quantity(),
+                _positive_quantity(SALE_QUANTITY_MAX),
                 field("unit_price", MONEY),
                 field("discount", MONEY),
                 field("promotion_id", STRING, required=False),
@@ -176,6 +221,18 @@ SALE_V1 = EventSchema(
         ]
     ),
     table="sales_lines",
+    rules=(
+        Rule(
+            reasons.AMOUNT_OUT_OF_RANGE,
+            lambda event: F.exists(event["lines"], _value_too_large),
+            f"lines[].quantity x unit_price > {LINE_VALUE_MAX}",
+        ),
+        Rule(
+            reasons.DISCOUNT_ABOVE_LINE_VALUE,
+            lambda event: F.exists(event["lines"], _discount_above_value),
+            "lines[].discount > quantity x unit_price",
+        ),
+    ),
 )
 
 DELIVERY_V1 = EventSchema(
@@ -188,7 +245,7 @@ DELIVERY_V1 = EventSchema(
             field("supplier_id", STRING),
             field("ordered_at", TIMESTAMP),
             lines(
-                field("line_number", IntegerType()),
+                _line_number(),
                 field("sku", STRING, references=PRODUCT),
                 _positive_quantity(),
             ),
@@ -207,9 +264,16 @@ STOCK_COUNT_V1 = EventSchema(
             field("count_type", STRING),
             field("category", STRING, required=False),
             lines(
-                field("line_number", IntegerType()),
+                _line_number(),
                 field("sku", STRING, references=PRODUCT),
-                field("counted_quantity", IntegerType(), minimum=0, minimum_reason=reasons.NEGATIVE_QUANTITY),
+                field(
+                    "counted_quantity",
+                    IntegerType(),
+                    minimum=0,
+                    minimum_reason=reasons.NEGATIVE_QUANTITY,
+                    maximum=QUANTITY_MAX,
+                    maximum_reason=reasons.QUANTITY_OUT_OF_RANGE,
+                ),
             ),
         ]
     ),
@@ -227,7 +291,7 @@ PURCHASE_ORDER_V1 = EventSchema(
             field("ordered_at", TIMESTAMP),
             field("expected_at", TIMESTAMP),
             lines(
-                field("line_number", IntegerType()),
+                _line_number(),
                 field("sku", STRING, references=PRODUCT),
                 _positive_quantity(),
             ),
@@ -355,6 +419,8 @@ BRONZE_LINE = StructType(
         StructField("ingested_at", StringType()),
         StructField("payload", StringType()),
         StructField("payload_encoding", StringType()),
+        StructField("ingest_reason", StringType()),
+        StructField("ingest_detail", StringType()),
         StructField(CORRUPT_COLUMN, StringType()),
     ]
 )

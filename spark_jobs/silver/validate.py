@@ -23,10 +23,11 @@ one event per promotion_id and gold never has to choose between two calendars.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import ArrayType, StructType
+from pyspark.sql.types import ArrayType, StructField, StructType
 
 from spark_jobs.silver import reasons
 from spark_jobs.silver.parse import (
@@ -38,6 +39,7 @@ from spark_jobs.silver.parse import (
     with_reasons,
 )
 from spark_jobs.silver.schemas import (
+    EARLIEST_EVENT_TIME,
     EVENT_SCHEMAS,
     PRODUCT,
     PRODUCT_V1,
@@ -58,31 +60,36 @@ def _range_checks(event: Column, schema: EventSchema) -> list[tuple[str, Column]
         kind = declared.dataType
         if isinstance(kind, ArrayType) and isinstance(kind.elementType, StructType):
             for line_field in kind.elementType.fields:
-                if "minimum" not in line_field.metadata:
-                    continue
-                low = line_field.metadata["minimum"]
-                below = F.exists(event[declared.name], _below(line_field.name, low))
-                detail = f"{declared.name}[].{line_field.name} < {low}"
-                checks.append((line_field.metadata["minimum_reason"], F.when(below, F.lit(detail))))
+                for bound, code, outside in _bounds(line_field):
+                    failing = F.exists(event[declared.name], _outside(line_field.name, bound, outside))
+                    detail = f"{declared.name}[].{line_field.name} {outside} {bound}"
+                    checks.append((code, F.when(failing, F.lit(detail))))
             continue
-        if "minimum" in declared.metadata:
-            low = declared.metadata["minimum"]
-            detail = f"{declared.name} < {low}"
-            checks.append(
-                (declared.metadata["minimum_reason"], F.when(event[declared.name] < low, F.lit(detail)))
-            )
-        if "maximum" in declared.metadata:
-            high = declared.metadata["maximum"]
-            detail = f"{declared.name} > {high}"
-            checks.append(
-                (declared.metadata["maximum_reason"], F.when(event[declared.name] > high, F.lit(detail)))
-            )
+        for bound, code, outside in _bounds(declared):
+            failing = _compare(event[declared.name], bound, outside)
+            checks.append((code, F.when(failing, F.lit(f"{declared.name} {outside} {bound}"))))
     return checks
 
 
-def _below(name: str, low: object):
+def _bounds(declared: StructField) -> list[tuple[object, str, str]]:
+    """(limit, reason, the comparison that fails) for a field's declared minimum and maximum."""
+    found = []
+    if "minimum" in declared.metadata:
+        found.append((declared.metadata["minimum"], declared.metadata["minimum_reason"], "<"))
+    if "maximum" in declared.metadata:
+        found.append((declared.metadata["maximum"], declared.metadata["maximum_reason"], ">"))
+    return found
+
+
+def _compare(value: Column, bound: object, outside: str) -> Column:
+    # A decimal limit is declared as text (metadata is JSON) and compared as an exact decimal.
+    limit = F.lit(Decimal(bound)) if isinstance(bound, str) else F.lit(bound)
+    return value < limit if outside == "<" else value > limit
+
+
+def _outside(name: str, bound: object, outside: str):
     def test(line: Column) -> Column:
-        return line[name] < F.lit(low)
+        return _compare(line[name], bound, outside)
 
     return test
 
@@ -100,6 +107,8 @@ def apply_value_rules(
 ) -> DataFrame:
     """Quantities, prices, line numbers, the schemas' rules and event times, for lines parsing accepted.
 
+    The limits are at least as strict as gold's constraints (schemas.py), so every accepted line
+    loads into gold.
     The future check compares event_time with the Kinesis arrival time, not with the clock of
     the job, so a rerun next week classifies every line exactly as the first run did.
     """
@@ -122,6 +131,10 @@ def _value_rule_columns(future_tolerance_seconds: int, schemas: tuple[EventSchem
             by_reason.setdefault(reasons.DUPLICATE_LINE_NUMBER, []).append(F.when(mine, line_numbers))
     latest = F.col("arrived_at") + F.expr(f"INTERVAL {future_tolerance_seconds} SECONDS")
     future = fine & (F.col("event_time") > latest)
+    too_early = fine & (F.col("event_time") < F.lit(EARLIEST_EVENT_TIME))
+    by_reason[reasons.EVENT_TIME_TOO_EARLY] = [
+        F.when(too_early, F.lit(f"event_time is before {EARLIEST_EVENT_TIME:%Y-%m-%dT%H:%M:%SZ}"))
+    ]
     by_reason[reasons.EVENT_TIME_IN_FUTURE] = [
         F.when(future, F.concat(F.lit("event_time is after arrival "), F.col("arrived_at").cast("string")))
     ]

@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 import zlib
 
 import pytest
 
 from lakehouse.contracts.envelope import (
     MAGIC,
+    MAX_BODY_BYTES,
+    OVERSIZE_RECORD,
     AggregationError,
+    Unpacked,
     aggregate,
     deaggregate,
     is_aggregate,
     pack_record,
+    unpack,
 )
 from producer.events import Event
-from producer.records import MAX_BYTES_PER_CALL, MAX_RECORDS_PER_CALL, Record, RecordPacker, batches
+from producer.records import (
+    MAX_BYTES_PER_CALL,
+    MAX_RECORD_BYTES,
+    MAX_RECORDS_PER_CALL,
+    Record,
+    RecordPacker,
+    batches,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -133,3 +145,48 @@ def test_batches_respect_the_putrecords_limits():
     sized = list(batches(big))
     assert all(sum(record.size for record in batch) <= MAX_BYTES_PER_CALL for batch in sized)
     assert sum(len(batch) for batch in sized) == 11
+
+
+def _zlib_bomb(expanded_bytes: int) -> bytes:
+    """A one-event zlib aggregate whose body inflates to `expanded_bytes`, built without holding them."""
+    deflater = zlib.compressobj(9)
+    chunk = b"x" * (1024 * 1024)
+    parts = [deflater.compress(b'{"pad":"')]
+    for _ in range(expanded_bytes // len(chunk)):
+        parts.append(deflater.compress(chunk))
+    parts.append(deflater.compress(b'"}') + deflater.flush())
+    return b"POSAGG/1 1 zlib\n" + b"".join(parts)
+
+
+def test_a_zlib_bomb_comes_out_whole_as_oversize_and_memory_stays_bounded():
+    bomb = _zlib_bomb(200 * 1024 * 1024)
+    assert len(bomb) < 300 * 1024  # about 200 KB on the wire for 200 MB inflated
+    tracemalloc.start()
+    try:
+        unpacked = unpack(bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert unpacked.payloads == [bomb]
+    assert unpacked.problem == OVERSIZE_RECORD
+    assert unpacked.detail == f"zlib body expands past {MAX_BODY_BYTES} bytes"
+    assert peak < 3 * MAX_BODY_BYTES, peak
+
+
+def test_a_body_at_the_limit_unpacks_and_one_byte_more_is_oversize():
+    pad = MAX_BODY_BYTES - len(b'{"pad":""}')
+    exact = json.dumps({"pad": "y" * pad}, separators=(",", ":")).encode()
+    assert len(exact) == MAX_BODY_BYTES
+    for codec in ("raw", "zlib"):
+        assert unpack(aggregate([exact], codec)) == Unpacked([exact])
+        over = aggregate([exact + b" "], codec)
+        assert unpack(over).problem == OVERSIZE_RECORD
+
+
+def test_the_producer_never_packs_more_than_the_consumer_opens():
+    assert MAX_RECORD_BYTES <= MAX_BODY_BYTES
+
+
+def test_truncated_zlib_body_comes_out_whole_without_a_problem():
+    data = aggregate(GOOD[:3], "zlib")
+    assert unpack(data[:-5]) == Unpacked([data[:-5]])

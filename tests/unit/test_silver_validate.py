@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -119,6 +119,38 @@ CASES = {
         reasons.DUPLICATE_PROMOTION_ID,
     ),
     "silver's own promotion reprocessed": (ANNOUNCED_IN_SILVER, None),
+    # Gold's limits (issue 16): each at its boundary and just past it.
+    "line number 0": (_sale(se.sale_line(0, "SKU-1")), reasons.LINE_NUMBER_OUT_OF_RANGE),
+    "line number -5": (_sale(se.sale_line(-5, "SKU-1")), reasons.LINE_NUMBER_OUT_OF_RANGE),
+    "line number 40000": (_sale(se.sale_line(40000, "SKU-1")), reasons.LINE_NUMBER_OUT_OF_RANGE),
+    "line number 32767": (_sale(se.sale_line(32767, "SKU-1")), None),
+    "delivery line number 0": (
+        se.delivery_event("S001", [("SKU-1", 2)], lines=[{"line_number": 0, "sku": "SKU-1", "quantity": 2}]),
+        reasons.LINE_NUMBER_OUT_OF_RANGE,
+    ),
+    "sale quantity 10001": (_sale(se.sale_line(1, "SKU-1", 10001, "0.01")), reasons.QUANTITY_OUT_OF_RANGE),
+    "count of a million and one": (
+        se.stock_count_event("S001", [("SKU-1", 1_000_001)]),
+        reasons.QUANTITY_OUT_OF_RANGE,
+    ),
+    "unit price 100000000.00": (
+        _sale(se.sale_line(1, "SKU-1", 1, "100000000.00")),
+        reasons.AMOUNT_OUT_OF_RANGE,
+    ),
+    "line worth more than net_amount holds": (
+        _sale(se.sale_line(1, "SKU-1", 10000, "1000000.00")),
+        reasons.AMOUNT_OUT_OF_RANGE,
+    ),
+    "discount above the line's value": (
+        _sale(se.sale_line(1, "SKU-1", 2, "1.00", "2.01")),
+        reasons.DISCOUNT_ABOVE_LINE_VALUE,
+    ),
+    "discount equal to the line's value": (_sale(se.sale_line(1, "SKU-1", 2, "1.00", "2.00")), None),
+    "sale in 1999": (
+        _sale(when=datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        reasons.EVENT_TIME_TOO_EARLY,
+    ),
+    "sale at the turn of 2000": (_sale(when=datetime(2000, 1, 1, tzinfo=UTC)), None),
 }
 LINE = {name: number for number, name in enumerate(CASES, start=1)}
 
@@ -171,6 +203,9 @@ def test_details_name_what_was_wrong(classified):
     assert classified["in silver from another line"]["detail"] == f"already in silver from {OTHER_KEY}:4"
     assert classified["already quarantined"]["detail"] == "sku SKU-X"
     assert classified["discount 95"]["detail"] == "discount_percent > 90"
+    assert classified["line number 40000"]["detail"] == "lines[].line_number > 32767"
+    assert classified["unit price 100000000.00"]["detail"] == "lines[].unit_price > 99999999.99"
+    assert classified["sale in 1999"]["detail"] == "event_time is before 2000-01-01T00:00:00Z"
     assert classified["expected before ordered"]["detail"] == "expected_at < ordered_at"
     assert classified["promotion at an unknown store"]["detail"] == "store_id S406"
     assert classified["same promotion_id, other content"]["detail"] == (
