@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from botocore.exceptions import ClientError
 from psycopg2 import sql
@@ -304,6 +305,15 @@ class CsvLoader:
     def _move(self, source: str, target: str) -> None:
         self.s3.copy_object(Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source})
         self.s3.delete_object(Bucket=self.bucket, Key=source)
+
+
+def upload(settings: Settings, path: Path, bucket: str | None = None) -> str:
+    """Put a journal file into landing/pos_csv/ as a store would; its key."""
+    key = f"{LANDING_PREFIX}{path.name}"
+    client("s3", settings).put_object(
+        Bucket=bucket or settings.bronze_bucket, Key=key, Body=path.read_bytes()
+    )
+    return key
 
 
 def load_landed(

@@ -7,16 +7,27 @@ as they would for a user who only starts the producer. For the live phase it als
 in seconds rather than minutes, and stops it at the end so the schedules take over again
 (`--schedules-only` leaves it out). The demo waits for gold to catch up with what it sent and
 shows each layer's progress meanwhile.
+
+One store of the backfill (`--csv-store`, the last by default) has tills that cannot stream: its
+sales leave as daily POS journals (CSV, `producer/csv_out.py`), which the demo uploads to
+`landing/pos_csv/` as the store would; Mage's every-minute `csv_to_bronze` turns them into
+bronze events, and the demo waits until that store's revenue in gold equals its journals'.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from ingestion.csv_landing import upload
 from ingestion.drain import bronze_lines
 from lakehouse.config import Settings, load_settings
 from lakehouse.db import connect
@@ -24,6 +35,8 @@ from ops.demo_logins import ensure_demo_logins
 from ops.mage import start_pipeline, stop_pipeline, wait_for_log_line
 from ops.stack.lag import gold_last_load
 from producer import KinesisSink, Simulation, SimulationConfig
+from producer.catalog import build_catalog
+from producer.csv_out import CsvJournal
 from producer.simulation import LIVE
 
 # What pos_live's sink logs after each pass (mage_project/data_exporters/log_live_pass.py).
@@ -45,7 +58,20 @@ def wait_for_gold(settings: Settings, newest_sent: datetime, timeout: float) -> 
     return False
 
 
-def send(settings: Settings, config: SimulationConfig, label: str) -> tuple[int, datetime]:
+def csv_journal(config: SimulationConfig, store: str) -> CsvJournal:
+    """Where the simulation of `config` leaves `store`'s sales as daily journals (a temporary folder)."""
+    zone = next(
+        s.timezone
+        for s in build_catalog(config.seed, config.stores, config.products).stores
+        if s.store_id == store
+    )
+    return CsvJournal(Path(tempfile.mkdtemp(prefix="demo-journals-")), {store: ZoneInfo(zone)})
+
+
+def send(
+    settings: Settings, config: SimulationConfig, label: str, journal: CsvJournal | None = None
+) -> tuple[int, datetime]:
+    """Stream the simulation; with a `journal`, its store's sales are uploaded as CSV journals instead."""
     simulation = Simulation(config)
     newest_ms = 0
 
@@ -55,7 +81,14 @@ def send(settings: Settings, config: SimulationConfig, label: str) -> tuple[int,
             newest_ms = max(newest_ms, event.event_time_ms)
             yield event
 
-    summary = KinesisSink(settings).send(tracked())
+    events = tracked() if journal is None else journal.divert(tracked())
+    summary = KinesisSink(settings).send(events)
+    if journal is not None:
+        written = journal.write()
+        for path in written.files:
+            upload(settings, path)
+        stores = ", ".join(journal.zones)
+        print(f"  {label}: store {stores} cannot stream: {written.line()} uploaded to landing/pos_csv/")
     if summary.events_failed:
         raise SystemExit(f"{label}: {summary.events_failed} events could not be delivered; see the log above")
     print(
@@ -65,6 +98,38 @@ def send(settings: Settings, config: SimulationConfig, label: str) -> tuple[int,
     truth_path.parent.mkdir(parents=True, exist_ok=True)
     simulation.truth.write(truth_path)
     return summary.events_sent, datetime.fromtimestamp(newest_ms / 1000, UTC)
+
+
+def journal_revenue(folder: Path) -> Decimal:
+    """Revenue of the journals' lines, each (store, basket, line) once, as silver counts them."""
+    lines = {}
+    for path in folder.glob("*.csv"):
+        with path.open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                key = (row["store_id"], row["basket_id"], row["line_number"])
+                lines[key] = int(row["quantity"]) * Decimal(row["unit_price"]) - Decimal(row["discount"])
+    return sum(lines.values(), Decimal(0))
+
+
+def wait_for_csv_store(settings: Settings, store: str, expected: Decimal, timeout: float) -> bool:
+    """Until the journal store's revenue in gold equals its journals' (csv_to_bronze, then silver, gold)."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        with connect(settings) as connection, connection.cursor() as cursor:
+            cursor.execute(
+                f'select coalesce(sum(revenue), 0) from "{settings.gold.schema}".agg_sales_store_daily '
+                "where store_id = %s",
+                (store,),
+            )
+            (in_gold,) = cursor.fetchone()
+        print(
+            f"  CSV store {store}: revenue in gold {in_gold:,.2f}, in its journals {expected:,.2f}",
+            flush=True,
+        )
+        if in_gold == expected:
+            return True
+        time.sleep(15)
+    return False
 
 
 def print_summary(settings: Settings, produced: int) -> None:
@@ -139,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--schedules-only", action="store_true", help="live phase without pos_live: only the schedules"
     )
+    parser.add_argument(
+        "--csv-store",
+        help="the store whose backfill sales are uploaded as CSV journals (default: the last; '' for none)",
+    )
     arguments = parser.parse_args(argv)
 
     print(f"1/4 backfill: {arguments.days:g} simulated days of POS history into Kinesis", flush=True)
@@ -151,10 +220,21 @@ def main(argv: list[str] | None = None) -> int:
         start_date=datetime.fromordinal(start).date(),
         bad_rate=0.01,
     )
-    produced, newest = send(settings, backfill, "backfill")
+    csv_store = f"S{arguments.stores:03d}" if arguments.csv_store is None else arguments.csv_store
+    journal = csv_journal(backfill, csv_store) if csv_store else None
+    produced, newest = send(settings, backfill, "backfill", journal)
     print("2/4 waiting for Mage's every-minute schedules to carry it to gold", flush=True)
     if not wait_for_gold(settings, newest, arguments.wait_seconds):
         print("gold did not catch up in time: look at the pipeline runs in the Mage UI", file=sys.stderr)
+        return 1
+    if journal is not None and not wait_for_csv_store(
+        settings, csv_store, journal_revenue(journal.directory), arguments.wait_seconds
+    ):
+        print(
+            f"store {csv_store}'s journals did not reach gold in time: look at csv_to_bronze in the Mage UI "
+            "(a Mage started before it existed needs a restart to schedule it)",
+            file=sys.stderr,
+        )
         return 1
     streaming = None
     if not arguments.schedules_only:
