@@ -11,8 +11,15 @@ stock positions they come from; one statement per step in `sql/gold/alerts/`):
   resolved. Store-SKUs the load did not evaluate keep their alerts as they are.
 
 Publication (`publish_pending`) is an outbox: the load commits the marks, then each marked alert
-is published to SNS as JSON and unmarked in its own transaction. A crash in between publishes
-that one alert again on the next run; nothing is lost, and nothing is published twice otherwise.
+is published to SNS as JSON and unmarked in its own transaction, under this schema's publish
+lock. Every published change gives the alert a new `version` (1 when opened, +1 per
+escalation), and the unmarking names the version read, so an escalation that a concurrent load
+commits between the read and the unmarking keeps its mark and goes out on the next run. A
+crash between a publish and its unmarking sends that version again on the next run: nothing
+is lost, and a version reaches SNS at most twice per crash. Every message carries `alert_id`
+and `version`, in its body and as message attributes, as its deduplication key; readers keep
+one message per key (`latest_alerts`, what `make alerts` prints). SNS's own
+MessageDeduplicationId applies to FIFO topics only, and ALERTS_TOPIC is a standard topic.
 
     python -m spark_jobs.gold.alerts latest [--limit 20]     # what `make alerts` prints
 """
@@ -32,11 +39,13 @@ from psycopg2.extras import execute_values
 from lakehouse.aws import client
 from lakehouse.config import Settings, check_schema_name, load_settings
 from lakehouse.db import connect
+from lakehouse.faults import fault_point
 from lakehouse.locks import lock_key
 from spark_jobs.gold.sql_files import gold_sql
 from spark_jobs.gold.staging import ALERT_CONDITIONS
 
-MESSAGE_VERSION = 2  # 2: stockout_probability, expected_stockout_date and on_order
+# 2: stockout_probability, expected_stockout_date and on_order; 3: the alert's version
+MESSAGE_VERSION = 3
 # Publishing of one schema at a time: the advisory lock of this stage on the schema.
 _PUBLISH_STAGE = "publish-alerts"
 
@@ -108,12 +117,21 @@ def _json_value(value):
 
 
 def alert_message(row: dict) -> dict:
-    """The JSON document published for one alert (`event` is opened or escalated)."""
+    """The JSON document published for one alert version (`event`: opened at 1, else escalated)."""
     return {
         "message_version": MESSAGE_VERSION,
-        "event": "opened" if row["published_severity"] is None else "escalated",
-        **{key: _json_value(value) for key, value in row.items() if key != "published_severity"},
+        "event": "opened" if row["version"] == 1 else "escalated",
+        **{key: _json_value(value) for key, value in row.items()},
     }
+
+
+def message_attributes(row: dict) -> dict:
+    """SNS message attributes: what subscribers filter on, and the key (alert_id, version)."""
+    strings = {
+        key: {"DataType": "String", "StringValue": row[key]} for key in ("kind", "severity", "store_id")
+    }
+    numbers = {key: {"DataType": "Number", "StringValue": str(row[key])} for key in ("alert_id", "version")}
+    return strings | numbers
 
 
 def topic_arn(settings: Settings) -> str:
@@ -122,10 +140,13 @@ def topic_arn(settings: Settings) -> str:
 
 
 def publish_pending(settings: Settings, schema: str | None = None, topic: str | None = None) -> int:
-    """Publish every alert marked for publication to SNS, once each; returns how many."""
+    """Publish the current version of every alert marked for publication; returns how many were sent.
+
+    Runs after gold's load has committed (fault point `gold.after_commit`). Each alert is
+    unmarked only if its version is still the one sent; a version that moved on stays marked.
+    """
+    fault_point("gold.after_commit")
     schema = check_schema_name(schema or settings.gold.schema)
-    sns = client("sns", settings)
-    topic = topic or topic_arn(settings)
     published = 0
     with connect(settings) as connection, connection.cursor() as cursor:
         cursor.execute("select pg_try_advisory_lock(%s)", (lock_key(_PUBLISH_STAGE, schema),))
@@ -136,55 +157,77 @@ def publish_pending(settings: Settings, schema: str | None = None, topic: str | 
             columns = [column.name for column in cursor.description]
             rows = [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
             connection.commit()
+            if not rows:
+                return 0
+            sns = client("sns", settings)
+            topic = topic or topic_arn(settings)
             for row in rows:
-                message = alert_message(row)
                 sns.publish(
                     TopicArn=topic,
-                    Message=json.dumps(message, sort_keys=True),
-                    MessageAttributes={
-                        "kind": {"DataType": "String", "StringValue": row["kind"]},
-                        "severity": {"DataType": "String", "StringValue": row["severity"]},
-                        "store_id": {"DataType": "String", "StringValue": row["store_id"]},
-                    },
+                    Message=json.dumps(alert_message(row), sort_keys=True),
+                    MessageAttributes=message_attributes(row),
                 )
+                published += 1
+                fault_point("alerts.after_publish")
                 cursor.execute(
                     gold_sql("alerts/mark_published", schema),
-                    {"severity": row["severity"], "alert_id": row["alert_id"]},
+                    {"alert_id": row["alert_id"], "version": row["version"], "severity": row["severity"]},
                 )
                 connection.commit()
-                published += 1
         finally:
+            connection.rollback()
             cursor.execute("select pg_advisory_unlock(%s)", (lock_key(_PUBLISH_STAGE, schema),))
     return published
+
+
+def queued_messages(settings: Settings, queue_url: str | None = None) -> list[dict]:
+    """Every message in the ALERTS_QUEUE queue, duplicates included, without consuming them.
+
+    Messages are received with a zero visibility timeout and not deleted, so every reader sees
+    them (the queue keeps them for its retention period). SQS returns them in no set order and
+    a few at a time, so this reads until three rounds in a row find nothing new.
+    """
+    sqs = client("sqs", settings)
+    queue_url = queue_url or sqs.get_queue_url(QueueName=settings.alerts_queue)["QueueUrl"]
+    seen: dict[str, dict] = {}
+    empty_rounds = 0
+    while empty_rounds < 3:
+        response = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=0,
+            WaitTimeSeconds=1,
+            MessageAttributeNames=["All"],
+        )
+        fresh = [m for m in response.get("Messages", []) if m["MessageId"] not in seen]
+        seen.update((message["MessageId"], message) for message in fresh)
+        empty_rounds = 0 if fresh else empty_rounds + 1
+    return list(seen.values())
 
 
 def latest_alerts(
     settings: Settings | None = None, limit: int = 20, *, queue_url: str | None = None
 ) -> list[dict]:
-    """Up to `limit` alert messages from the ALERTS_QUEUE queue, newest first, without consuming them.
+    """Up to `limit` alert messages from the ALERTS_QUEUE queue, newest first, one per alert version.
 
-    Messages are received with a zero visibility timeout and not deleted, so every reader sees
-    them (the queue keeps them for its retention period). SQS returns them in no set order, so
-    this reads until it stops finding new ones and sorts by last_seen_at.
+    A version sent twice (a publisher killed between its publish and its unmarking) is shown
+    once: messages are keyed by (alert_id, version), the later figures kept; a message without
+    that key (message_version < 3) is kept as it is.
     """
     settings = settings or load_settings()
-    sqs = client("sqs", settings)
-    queue_url = queue_url or sqs.get_queue_url(QueueName=settings.alerts_queue)["QueueUrl"]
-    seen: dict[str, dict] = {}
-    empty_rounds = 0
-    for _ in range(max(10, limit)):
-        response = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=1
-        )
-        fresh = [m for m in response.get("Messages", []) if m["MessageId"] not in seen]
-        for message in fresh:
-            seen[message["MessageId"]] = json.loads(message["Body"])
-        empty_rounds = 0 if fresh else empty_rounds + 1
-        if empty_rounds >= 3:
-            break
+    latest: dict[tuple, dict] = {}
+    for message in queued_messages(settings, queue_url):
+        body = json.loads(message["Body"])
+        key = (body["alert_id"], body["version"]) if "version" in body else (message["MessageId"],)
+        if key not in latest or (body.get("last_seen_at") or "") > (latest[key].get("last_seen_at") or ""):
+            latest[key] = body
     ordered = sorted(
-        seen.values(),
-        key=lambda body: (body.get("last_seen_at") or "", body.get("alert_id") or 0),
+        latest.values(),
+        key=lambda body: (
+            body.get("last_seen_at") or "",
+            body.get("alert_id") or 0,
+            body.get("version") or 0,
+        ),
         reverse=True,
     )
     return ordered[:limit]
@@ -196,7 +239,8 @@ def format_alert(body: dict) -> str:
     probability = body.get("stockout_probability")
     chance = "-" if probability is None else f"{probability:.0%}"
     return (
-        f"{body.get('last_seen_at', '?'):25} {body.get('event', '?'):9} {body.get('severity', '?'):8} "
+        f"{body.get('last_seen_at', '?'):25} {body.get('event', '?'):9} v{body.get('version', '?'):<3} "
+        f"{body.get('severity', '?'):8} "
         f"{body.get('kind', '?'):20} {body.get('store_id', '?')} {body.get('sku', '?'):10} "
         f"P(stockout) {chance}, on hand {body.get('on_hand')}, on order {body.get('on_order')}, "
         f"stockout {stockout}, order {body.get('recommended_order_qty')}"

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from psycopg2 import sql
 
 from lakehouse.aws import client
-from lakehouse.config import Settings
+from lakehouse.config import REPO_ROOT, Settings
 from lakehouse.db import connect
 from lakehouse.resources import ensure_alerts_channel
 from spark_jobs.gold.alerts import (
@@ -20,6 +27,7 @@ from spark_jobs.gold.alerts import (
     apply_lifecycle,
     latest_alerts,
     publish_pending,
+    queued_messages,
 )
 from spark_jobs.gold.migrate import migrate
 
@@ -28,8 +36,9 @@ pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 2, 20, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def schema(postgres: Settings) -> Iterator[str]:
+    """A gold schema of this test's own (migrating one takes about a second)."""
     name = f"gold_t{uuid.uuid4().hex[:10]}"
     migrate(postgres, name, log=lambda message: None)
     with connect(postgres) as connection, connection.cursor() as cursor:
@@ -43,40 +52,52 @@ def schema(postgres: Settings) -> Iterator[str]:
         cursor.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(name)))
 
 
-def _evaluate(
-    settings: Settings, schema: str, as_of: datetime, on_hand: int, conditions: list[tuple[str, str]]
-):
-    """One load's worth: the position of S001/SKU-1 as of `as_of`, then the lifecycle."""
-    with connect(settings) as connection, connection.cursor() as cursor:
-        cursor.execute(sql.SQL("set local search_path to {}").format(sql.Identifier(schema)))
-        cursor.execute(
-            """
-            insert into stock_position (store_id, sku, as_of, on_hand, mean_7d, mean_28d, ewma, demand_std,
-                demand_days, dow_index, service_level, lead_time_days, safety_stock, reorder_point,
-                order_up_to_level, recommended_order_qty, risk)
-            values ('S001', 'SKU-1', %(as_of)s, %(on_hand)s, 2, 2, 2, 1, 28, '{1,1,1,1,1,1,1}', 0.95, 3,
-                    3, 9, 11, greatest(0, 11 - %(on_hand)s), 'ok')
-            on conflict (store_id, sku) do update set as_of = excluded.as_of, on_hand = excluded.on_hand
-            """,
-            {"as_of": as_of, "on_hand": on_hand},
+def _stage_and_evaluate(
+    cursor, schema: str, as_of: datetime, on_hand: int, conditions: list[tuple[str, str]], sku: str
+) -> AlertCounts:
+    """One load's worth in the caller's transaction: the position of S001/`sku`, then the lifecycle."""
+    cursor.execute(sql.SQL("set local search_path to {}").format(sql.Identifier(schema)))
+    cursor.execute(
+        """
+        insert into stock_position (store_id, sku, as_of, on_hand, mean_7d, mean_28d, ewma, demand_std,
+            demand_days, dow_index, service_level, lead_time_days, safety_stock, reorder_point,
+            order_up_to_level, recommended_order_qty, risk)
+        values ('S001', %(sku)s, %(as_of)s, %(on_hand)s, 2, 2, 2, 1, 28, '{1,1,1,1,1,1,1}', 0.95, 3,
+                3, 9, 11, greatest(0, 11 - %(on_hand)s), 'ok')
+        on conflict (store_id, sku) do update set as_of = excluded.as_of, on_hand = excluded.on_hand
+        """,
+        {"as_of": as_of, "on_hand": on_hand, "sku": sku},
+    )
+    found = [
+        AlertCondition(
+            "S001",
+            sku,
+            kind,
+            severity,
+            on_hand,
+            9.0,
+            date(2026, 11, 4),
+            11 - on_hand,
+            4,
+            0.62,
+            date(2026, 11, 5),
         )
-        found = [
-            AlertCondition(
-                "S001",
-                "SKU-1",
-                kind,
-                severity,
-                on_hand,
-                9.0,
-                date(2026, 11, 4),
-                11 - on_hand,
-                4,
-                0.62,
-                date(2026, 11, 5),
-            )
-            for kind, severity in conditions
-        ]
-        return apply_lifecycle(cursor, schema, found, as_of)
+        for kind, severity in conditions
+    ]
+    return apply_lifecycle(cursor, schema, found, as_of)
+
+
+def _evaluate(
+    settings: Settings,
+    schema: str,
+    as_of: datetime,
+    on_hand: int,
+    conditions: list[tuple[str, str]],
+    sku: str = "SKU-1",
+) -> AlertCounts:
+    """One committed load of S001/`sku`."""
+    with connect(settings) as connection, connection.cursor() as cursor:
+        return _stage_and_evaluate(cursor, schema, as_of, on_hand, conditions, sku)
 
 
 def _alerts(settings: Settings, schema: str) -> list[tuple]:
@@ -126,11 +147,19 @@ def test_open_escalate_resolve_and_publish_once(postgres: Settings, schema: str,
     assert publish_pending(channel, schema) == 1
 
     messages = latest_alerts(channel, limit=10)
-    assert [(m["event"], m["kind"], m["severity"]) for m in messages] == [
-        ("opened", "stockout", "critical"),
-        ("escalated", "below_reorder_point", "high"),
-        ("opened", "below_reorder_point", "medium"),
+    assert [(m["event"], m["kind"], m["severity"], m["version"]) for m in messages] == [
+        ("opened", "stockout", "critical", 1),
+        ("escalated", "below_reorder_point", "high", 2),
+        ("opened", "below_reorder_point", "medium", 1),
     ]
+    keys = {
+        (
+            int(m["MessageAttributes"]["alert_id"]["StringValue"]),
+            int(m["MessageAttributes"]["version"]["StringValue"]),
+        )
+        for m in queued_messages(channel)
+    }
+    assert keys == {(m["alert_id"], m["version"]) for m in messages}  # the key is an attribute too
     assert messages[0]["store_id"] == "S001" and messages[0]["resolved_at"] == t4.isoformat()
     assert latest_alerts(channel, limit=10) == messages  # reading does not consume
 
@@ -149,3 +178,111 @@ def test_a_de_escalation_then_a_new_rise_publishes_nothing_new(
     url = sqs.get_queue_url(QueueName=channel.alerts_queue)["QueueUrl"]
     bodies = latest_alerts(channel, 10, queue_url=url)
     assert [b["severity"] for b in bodies] == ["high"]
+
+
+def _publication(settings: Settings, schema: str, sku: str) -> tuple[int, bool, int | None]:
+    """(version, needs_publish, published_version) of the one alert of S001/`sku`."""
+    with connect(settings) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL(
+                "select version, needs_publish, published_version from {}.stock_alerts where sku = %s"
+            ).format(sql.Identifier(schema)),
+            (sku,),
+        )
+        [row] = cursor.fetchall()
+        return row
+
+
+def _wait_for_a_blocked_clear(settings: Settings, schema: str, timeout: float = 120) -> None:
+    """Until a session waits on a row lock to clear an alert of `schema` (mark_published.sql)."""
+    pattern = f'%update "{schema}".stock_alerts%published_at = now()%'
+    deadline = time.monotonic() + timeout
+    with connect(settings, autocommit=True) as connection, connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like %s",
+                (pattern,),
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.1)
+    raise AssertionError(f"no publisher of {schema} waited on the load's row lock within {timeout} s")
+
+
+def _bodies(settings: Settings) -> list[dict]:
+    return [json.loads(message["Body"]) for message in queued_messages(settings)]
+
+
+def test_an_escalation_committed_between_read_and_clear_is_published_next_time(
+    postgres: Settings, schema: str, channel: Settings
+):
+    at = T0 + timedelta(days=20)
+    _evaluate(postgres, schema, at, 8, [("below_reorder_point", "medium")])
+    assert _publication(postgres, schema, "SKU-1") == (1, True, None)
+    # The pool is left last, so a failure rolls the load back before the publisher is joined.
+    with ThreadPoolExecutor(1) as pool, connect(postgres) as load, load.cursor() as cursor:
+        escalation = [("below_reorder_point", "high")]
+        assert (
+            _stage_and_evaluate(cursor, schema, at + timedelta(hours=1), 2, escalation, "SKU-1").escalated
+            == 1
+        )
+        # The load has not committed version 2: the publisher reads version 1, sends it, and its
+        # clear waits on the row the load holds until the load commits.
+        publishing = pool.submit(publish_pending, channel, schema)
+        _wait_for_a_blocked_clear(postgres, schema)
+        load.commit()
+        assert publishing.result(timeout=120) == 1
+    assert _publication(postgres, schema, "SKU-1") == (2, True, None)  # version 2 still marked
+    assert publish_pending(channel, schema) == 1
+    assert _publication(postgres, schema, "SKU-1") == (2, False, 2)
+    assert publish_pending(channel, schema) == 0
+    assert sorted((b["version"], b["event"], b["severity"]) for b in _bodies(channel)) == [
+        (1, "opened", "medium"),
+        (2, "escalated", "high"),
+    ]
+
+
+def _publish_in_a_process(settings: Settings, schema: str, fault: str) -> subprocess.CompletedProcess:
+    """`python -m spark_jobs.gold.alerts publish` for `schema` and `settings`' topic, with FAULT_AT."""
+    environment = os.environ | {
+        "FAULT_AT": fault,
+        "GOLD_SCHEMA": schema,
+        "ALERTS_TOPIC": settings.alerts_topic,
+        "ALERTS_QUEUE": settings.alerts_queue,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "spark_jobs.gold.alerts", "publish"],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_publisher_killed_after_publish_sends_that_version_at_most_twice(
+    postgres: Settings, schema: str, channel: Settings
+):
+    _evaluate(postgres, schema, T0, 8, [("below_reorder_point", "medium")])
+    killed = _publish_in_a_process(channel, schema, "alerts.after_publish")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert "alerts.after_publish" in killed.stderr
+    assert _publication(postgres, schema, "SKU-1") == (1, True, None)  # on SNS, not yet unmarked
+
+    assert publish_pending(channel, schema) == 1  # the rerun sends version 1 again
+    assert _publication(postgres, schema, "SKU-1") == (1, False, 1)
+    bodies = _bodies(channel)
+    # At most twice per kill; here exactly twice, as the kill came after SNS took the first.
+    assert [(b["alert_id"], b["version"]) for b in bodies] == [(bodies[0]["alert_id"], 1)] * 2
+    assert [(m["version"], m["event"]) for m in latest_alerts(channel)] == [(1, "opened")]
+
+
+def test_a_kill_after_gold_commits_and_before_publishing_sends_nothing_twice(
+    postgres: Settings, schema: str, channel: Settings
+):
+    _evaluate(postgres, schema, T0, 8, [("below_reorder_point", "medium")])
+    killed = _publish_in_a_process(channel, schema, "gold.after_commit")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert _publication(postgres, schema, "SKU-1") == (1, True, None)
+    assert publish_pending(channel, schema) == 1
+    assert [(b["version"], b["event"]) for b in _bodies(channel)] == [(1, "opened")]

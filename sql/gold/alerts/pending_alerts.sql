@@ -1,11 +1,12 @@
 -- The alerts marked for publication (new or escalated, not yet on SNS), oldest first; the
--- columns are those of the published message. published_severity tells an opened alert (null)
--- from an escalated one.
+-- columns are those of the published message. (alert_id, version) is the message's
+-- deduplication key; published_version tells an opened alert (null) from an escalated one.
 -- Grain: one row per alert episode waiting to be published.
 
 select
     -- ids
     alert_id,
+    version,
     store_id,
     sku,
     kind,
@@ -25,7 +26,7 @@ select
     escalated_at,
     resolved_at,
     -- publication
-    published_severity
+    published_version
 from :"schema".stock_alerts
 where needs_publish
 order by alert_id

@@ -1,6 +1,10 @@
 -- Gives the open alerts whose condition still holds the staged figures. A severity above the
 -- highest the alert had (its severity now and the one last published) is an escalation: the
--- same row, marked for publication again. Returns how many alerts escalated.
+-- same row, a new version, marked for publication again. The alert rows are locked as they are
+-- read, and what depends on them is computed from the row locked (READ COMMITTED rereads a row
+-- changed meanwhile), so a publisher's clear committed meanwhile is seen; a clear that waits on
+-- this load's lock finds the new version and leaves the mark.
+-- Returns how many alerts escalated.
 -- Grain: one row per alert episode (store, SKU and kind, from first seen until resolved).
 
 with severity_ranks (severity, severity_rank) as (
@@ -11,14 +15,19 @@ still_holding as (
     select
         alert.alert_id,
         c.*,
-        coalesce(staged_rank.severity_rank, 0)
-            > greatest(alert.severity_rank, coalesce(published_rank.severity_rank, 0)) as escalates
+        coalesce(staged_rank.severity_rank, 0) > greatest(
+            alert.severity_rank,
+            coalesce(
+                (select r.severity_rank from severity_ranks as r where r.severity = alert.published_severity),
+                0
+            )
+        ) as escalates
     from :"schema".stock_alerts as alert
     join stg_alert_conditions as c
         on c.store_id = alert.store_id and c.sku = alert.sku and c.kind = alert.kind
     left join severity_ranks as staged_rank on staged_rank.severity = c.severity
-    left join severity_ranks as published_rank on published_rank.severity = alert.published_severity
     where alert.resolved_at is null
+    for update of alert
 ),
 
 updated as (
@@ -34,6 +43,7 @@ updated as (
         last_seen_at = greatest(%(as_of)s, alert.last_seen_at),
         escalated_at = case when c.escalates then %(as_of)s else alert.escalated_at end,
         needs_publish = alert.needs_publish or c.escalates,
+        version = alert.version + case when c.escalates then 1 else 0 end,
         updated_at = now()
     from still_holding as c
     where alert.alert_id = c.alert_id
