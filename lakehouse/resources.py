@@ -349,11 +349,22 @@ def _statement(sid: str, actions: list[str], resource: str) -> dict:
 
 
 def stage_policies(
-    stream_arn: str, bronze_bucket: str, silver_bucket: str, topic_arn: str
+    stream_arn: str,
+    bronze_bucket: str,
+    silver_bucket: str,
+    topic_arn: str,
+    landing_queue_arn: str,
+    exports_bucket: str,
 ) -> dict[str, dict]:
-    """Least-privilege policy of each stage, statement for statement as in terraform/iam.tf."""
+    """Least-privilege policy of each stage, statement for statement as in terraform/iam.tf.
+
+    Ingestion also takes the POS CSVs stores upload (moving them out of landing/, reading the
+    landing queue); the Spark stage, which loads gold, also writes the forecast files.
+    """
     partition = stream_arn.split(":")[1]  # aws, aws-cn or aws-us-gov, as for the buckets
-    bronze_arn, silver_arn = (f"arn:{partition}:s3:::{name}" for name in (bronze_bucket, silver_bucket))
+    bronze_arn, silver_arn, exports_arn = (
+        f"arn:{partition}:s3:::{name}" for name in (bronze_bucket, silver_bucket, exports_bucket)
+    )
     bronze_objects, silver_objects = f"{bronze_arn}/*", f"{silver_arn}/*"
     statements = {
         "producer": [_statement("PutRecords", ["kinesis:PutRecord", "kinesis:PutRecords"], stream_arn)],
@@ -377,6 +388,12 @@ def stage_policies(
                 ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
                 f"{bronze_arn}/{CHECKPOINT_PREFIX}*",
             ),
+            _statement("LandingFiles", ["s3:DeleteObject"], f"{bronze_arn}/landing/*"),
+            _statement(
+                "LandingQueue",
+                ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
+                landing_queue_arn,
+            ),
         ],
         "spark": [
             _statement("ReadBronzeObjects", ["s3:GetObject"], bronze_objects),
@@ -391,6 +408,10 @@ def stage_policies(
                 ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
                 silver_arn,
             ),
+            _statement(
+                "WriteExports", ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"], f"{exports_arn}/*"
+            ),
+            _statement("ListExports", ["s3:ListBucket"], exports_arn),
         ],
         "alerts": [_statement("PublishAlerts", ["sns:Publish"], topic_arn)],
     }
@@ -445,7 +466,14 @@ def ensure_resources(settings: Settings, iam_name_prefix: str = IAM_NAME_PREFIX)
     landing_url, landing_arn = ensure_landing_queue(settings)
     notifications = notify_landing(settings, landing_arn)
     topic_arn, queue_url = ensure_alerts_channel(settings)
-    policies = stage_policies(stream_arn, settings.bronze_bucket, settings.silver_bucket, topic_arn)
+    policies = stage_policies(
+        stream_arn,
+        settings.bronze_bucket,
+        settings.silver_bucket,
+        topic_arn,
+        landing_arn,
+        settings.files.exports_bucket,
+    )
     role_arns = ensure_stage_roles(settings, policies, iam_name_prefix)
     return Resources(
         stream_arn, buckets, topic_arn, queue_url, role_arns, controls, landing_url, notifications

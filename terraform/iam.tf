@@ -94,6 +94,19 @@ resource "aws_iam_role_policy" "ingestion" {
         Action   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
         Resource = "${aws_s3_bucket.bronze.arn}/_checkpoints/*"
       },
+      {
+        # POS CSVs stores upload are moved out of landing/ once loaded or rejected.
+        Sid      = "LandingFiles"
+        Effect   = "Allow"
+        Action   = "s3:DeleteObject"
+        Resource = "${aws_s3_bucket.bronze.arn}/landing/*"
+      },
+      {
+        Sid      = "LandingQueue"
+        Effect   = "Allow"
+        Action   = ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"]
+        Resource = aws_sqs_queue.landing.arn
+      },
     ]
   })
 }
@@ -138,6 +151,19 @@ resource "aws_iam_role_policy" "spark" {
         Effect   = "Allow"
         Action   = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]
         Resource = aws_s3_bucket.silver.arn
+      },
+      {
+        # The forecast files written after each gold load (spark_jobs/gold/exports.py).
+        Sid      = "WriteExports"
+        Effect   = "Allow"
+        Action   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+        Resource = "${aws_s3_bucket.exports.arn}/*"
+      },
+      {
+        Sid      = "ListExports"
+        Effect   = "Allow"
+        Action   = "s3:ListBucket"
+        Resource = aws_s3_bucket.exports.arn
       },
     ]
   })

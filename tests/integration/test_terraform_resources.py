@@ -188,7 +188,12 @@ class Probe:
         if isinstance(document, str):
             document = json.loads(document)
         expected = resources.stage_policies(
-            self.stream["StreamARN"], self.settings.bronze_bucket, self.settings.silver_bucket, self.topic_arn
+            self.stream["StreamARN"],
+            self.settings.bronze_bucket,
+            self.settings.silver_bucket,
+            self.topic_arn,
+            self._arn(self.landing_url),
+            self.settings.files.exports_bucket,
         )[stage]
         assert _actions_as_lists(document) == _actions_as_lists(expected)
 

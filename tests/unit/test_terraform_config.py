@@ -99,7 +99,12 @@ def test_bootstrap_declares_the_same_resources_as_terraform(source: str):
 
 def test_iam_policies_match_the_bootstrap_statement_for_statement(source: str):
     policies = resources.stage_policies(
-        "arn:aws:kinesis:us-east-1:000000000000:stream/s", "b", "s", "arn:aws:sns:us-east-1:0:t"
+        "arn:aws:kinesis:us-east-1:000000000000:stream/s",
+        "b",
+        "s",
+        "arn:aws:sns:us-east-1:0:t",
+        "arn:aws:sqs:us-east-1:0:q",
+        "e",
     )
     bodies = _blocks(source, r'resource\s+"(aws_iam_role_policy)"\s+"(\w+)"')
     for stage in resources.STAGES:
@@ -117,7 +122,8 @@ def test_iam_policies_match_the_bootstrap_statement_for_statement(source: str):
 def test_stage_policies_are_least_privilege():
     stream = "arn:aws:kinesis:us-east-1:000000000000:stream/pos-events"
     topic = "arn:aws:sns:us-east-1:000000000000:stock-alerts"
-    policies = resources.stage_policies(stream, "bronze", "silver", topic)
+    landing = "arn:aws:sqs:us-east-1:000000000000:stock-lakehouse-landing"
+    policies = resources.stage_policies(stream, "bronze", "silver", topic, landing, "exports")
     granted = {
         stage: {(action, s["Resource"]) for s in policy["Statement"] for action in s["Action"]}
         for stage, policy in policies.items()
@@ -127,12 +133,19 @@ def test_stage_policies_are_least_privilege():
     for stage, pairs in granted.items():
         for action, resource in pairs:
             assert "*" not in action and resource != "*", (stage, action)
-    # Only ingestion writes bronze, only Spark writes silver, and ingestion deletes checkpoints only.
+    # Only ingestion writes bronze, only Spark writes silver and the exports, and ingestion deletes
+    # only checkpoints and the uploads it moved out of landing/.
     writes = {"s3:PutObject", "s3:DeleteObject"}
     assert not any(a in writes and r.startswith("arn:aws:s3:::bronze") for a, r in granted["spark"])
     assert not any(r.startswith("arn:aws:s3:::silver") for _, r in granted["ingestion"])
     assert {r for a, r in granted["ingestion"] if a == "s3:DeleteObject"} == {
-        "arn:aws:s3:::bronze/_checkpoints/*"
+        "arn:aws:s3:::bronze/_checkpoints/*",
+        "arn:aws:s3:::bronze/landing/*",
+    }
+    assert not any(r.startswith("arn:aws:s3:::exports") for _, r in granted["ingestion"])
+    assert {r for _, r in granted["spark"] if "exports" in r} == {
+        "arn:aws:s3:::exports",
+        "arn:aws:s3:::exports/*",
     }
 
 
