@@ -286,3 +286,42 @@ def test_a_kill_after_gold_commits_and_before_publishing_sends_nothing_twice(
     assert _publication(postgres, schema, "SKU-1") == (1, True, None)
     assert publish_pending(channel, schema) == 1
     assert [(b["version"], b["event"]) for b in _bodies(channel)] == [(1, "opened")]
+
+
+def _acknowledge(settings: Settings, schema: str, sku: str, severity: str) -> None:
+    """A person's acknowledgement of the open alert of S001/`sku` at `severity`, as the dashboard records."""
+    with connect(settings) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL(
+                "insert into {schema}.alert_acknowledgements (alert_id, store_id, severity, note) "
+                "select alert_id, store_id, %s, 'ordering more' from {schema}.stock_alerts "
+                "where sku = %s and resolved_at is null"
+            ).format(schema=sql.Identifier(schema)),
+            (severity, sku),
+        )
+        assert cursor.rowcount == 1
+
+
+def test_an_acknowledged_alert_escalates_only_above_the_acknowledged_severity(
+    postgres: Settings, schema: str, channel: Settings
+):
+    t1, t2, t3, t4 = (T0 + timedelta(hours=h) for h in (0, 1, 2, 3))
+    _evaluate(postgres, schema, t1, 2, [("below_reorder_point", "high")])
+    _acknowledge(postgres, schema, "SKU-1", "high")
+    # Stock came in before the publisher ran: version 1 goes out at medium.
+    _evaluate(postgres, schema, t2, 6, [("below_reorder_point", "medium")])
+    assert publish_pending(channel, schema) == 1
+
+    # Back to high: above what was published, but not above what the manager acknowledged.
+    assert _evaluate(postgres, schema, t3, 2, [("below_reorder_point", "high")]).escalated == 0
+    assert _publication(postgres, schema, "SKU-1") == (1, False, 1)
+    assert publish_pending(channel, schema) == 0
+
+    # Critical rises above the acknowledged high: escalated and published.
+    assert _evaluate(postgres, schema, t4, 0, [("below_reorder_point", "critical")]).escalated == 1
+    assert _publication(postgres, schema, "SKU-1") == (2, True, 1)
+    assert publish_pending(channel, schema) == 1
+    assert [(m["version"], m["event"], m["severity"]) for m in latest_alerts(channel)] == [
+        (2, "escalated", "critical"),
+        (1, "opened", "medium"),
+    ]

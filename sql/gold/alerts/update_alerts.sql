@@ -1,6 +1,8 @@
 -- Gives the open alerts whose condition still holds the staged figures. A severity above the
--- highest the alert had (its severity now and the one last published) is an escalation: the
--- same row, a new version, marked for publication again. The alert rows are locked as they are
+-- highest the alert had (its severity now, the one last published and the highest a person
+-- acknowledged in alert_acknowledgements) is an escalation: the same row, a new version, marked
+-- for publication again. So an acknowledged alert is not escalated or published again unless
+-- its severity rises above what was acknowledged. The alert rows are locked as they are
 -- read, and what depends on them is computed from the row locked (READ COMMITTED rereads a row
 -- changed meanwhile), so a publisher's clear committed meanwhile is seen; a clear that waits on
 -- this load's lock finds the new version and leaves the mark.
@@ -17,9 +19,11 @@ still_holding as (
         c.*,
         coalesce(staged_rank.severity_rank, 0) > greatest(
             alert.severity_rank,
-            coalesce(
-                (select r.severity_rank from severity_ranks as r where r.severity = alert.published_severity),
-                0
+            (select r.severity_rank from severity_ranks as r where r.severity = alert.published_severity),
+            (
+                select max(acknowledged.severity_rank)
+                from :"schema".alert_acknowledgements as acknowledged
+                where acknowledged.alert_id = alert.alert_id
             )
         ) as escalates
     from :"schema".stock_alerts as alert
