@@ -33,6 +33,7 @@ from dataclasses import astuple, dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from botocore.exceptions import ClientError
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
@@ -135,8 +136,32 @@ def message_attributes(row: dict) -> dict:
 
 
 def topic_arn(settings: Settings) -> str:
-    """The ARN of the ALERTS_TOPIC topic (creating a topic that exists returns its ARN)."""
-    return client("sns", settings).create_topic(Name=settings.alerts_topic)["TopicArn"]
+    """The ARN of the ALERTS_TOPIC topic, built from the caller's account, the region and the name.
+
+    Terraform and the bootstrap (`make up`) create the topic; the publisher never does, so the
+    alerts role needs sns:Publish on that topic and nothing else (STS GetCallerIdentity, which
+    gives the account, is allowed to every caller). A missing topic shows at the first publish.
+    """
+    identity = client("sts", settings).get_caller_identity()
+    partition = identity["Arn"].split(":")[1]
+    return f"arn:{partition}:sns:{settings.aws_region}:{identity['Account']}:{settings.alerts_topic}"
+
+
+def _publish(sns, topic: str, row: dict) -> None:
+    """One alert version to SNS; a topic that does not exist is a setup step missed, said so."""
+    try:
+        sns.publish(
+            TopicArn=topic,
+            Message=json.dumps(alert_message(row), sort_keys=True),
+            MessageAttributes=message_attributes(row),
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("NotFound", "NotFoundException"):
+            raise
+        raise RuntimeError(
+            f"SNS topic {topic} does not exist: run make up (or terraform apply), which creates it; "
+            "the alerts stay marked and the next publish sends them"
+        ) from error
 
 
 def publish_pending(settings: Settings, schema: str | None = None, topic: str | None = None) -> int:
@@ -162,11 +187,7 @@ def publish_pending(settings: Settings, schema: str | None = None, topic: str | 
             sns = client("sns", settings)
             topic = topic or topic_arn(settings)
             for row in rows:
-                sns.publish(
-                    TopicArn=topic,
-                    Message=json.dumps(alert_message(row), sort_keys=True),
-                    MessageAttributes=message_attributes(row),
-                )
+                _publish(sns, topic, row)
                 published += 1
                 fault_point("alerts.after_publish")
                 cursor.execute(

@@ -28,6 +28,7 @@ from spark_jobs.gold.alerts import (
     latest_alerts,
     publish_pending,
     queued_messages,
+    topic_arn,
 )
 from spark_jobs.gold.migrate import migrate
 
@@ -325,3 +326,21 @@ def test_an_acknowledged_alert_escalates_only_above_the_acknowledged_severity(
         (2, "escalated", "critical"),
         (1, "opened", "medium"),
     ]
+
+
+def test_the_topic_is_looked_up_and_never_created(
+    postgres: Settings, schema: str, localstack: Settings, unique_name: str
+):
+    made = dataclasses.replace(
+        localstack, alerts_topic=f"{unique_name}-made", alerts_queue=f"{unique_name}-inbox"
+    )
+    assert topic_arn(made) == ensure_alerts_channel(made)[0]
+
+    missing = dataclasses.replace(localstack, alerts_topic=f"{unique_name}-never-made")
+    _evaluate(postgres, schema, T0, 8, [("below_reorder_point", "medium")])
+    with pytest.raises(RuntimeError, match=rf"topic \S+:{missing.alerts_topic} does not exist: run make up"):
+        publish_pending(missing, schema)
+    assert _publication(postgres, schema, "SKU-1") == (1, True, None)  # still marked for the next run
+    sns = client("sns", localstack)
+    with pytest.raises(sns.exceptions.NotFoundException):
+        sns.get_topic_attributes(TopicArn=topic_arn(missing))  # the publisher did not create it
