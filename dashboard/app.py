@@ -69,10 +69,15 @@ def main() -> None:
         st.rerun()
     title = st.sidebar.radio("Page", list(PAGES), key="page")
     try:
-        stores = gold.read("stores")
+        with gold.one_connection():
+            show(gold, role, title)
     except GoldError as error:
         st.error(str(error))
-        return
+
+
+def show(gold: Gold, role: Role, title: str) -> None:
+    """The sidebar's store filter, then the page `title` for the chosen stores."""
+    stores = gold.read("stores")
     if stores.empty:
         st.warning(f"{role.login} sees no store: gold's store_access lists none for this login.")
         return
@@ -83,10 +88,7 @@ def main() -> None:
     if not chosen:
         st.info("Choose at least one store in the sidebar.")
         return
-    try:
-        PAGES[title].render(gold, role, chosen)
-    except GoldError as error:
-        st.error(str(error))
+    PAGES[title].render(gold, role, chosen)
 
 
 main()

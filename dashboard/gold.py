@@ -11,6 +11,8 @@ The connection, the read-only transaction and the refusals are shared with the r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from decimal import Decimal
 from typing import Any
 
@@ -53,8 +55,23 @@ class Gold:
         self.viewer = viewer
         self.schema = settings.gold.schema
         self.timeout_ms = settings.dashboard.statement_timeout_ms
+        self._shared = None
+
+    @contextmanager
+    def one_connection(self) -> Iterator[Gold]:
+        """Every query of the block shares one connection as the viewer, each still in its own
+        transaction: a page then signs in to PostgreSQL once per run, not once per query
+        (scram-sha-256 and a new backend cost more than most of the pages' queries)."""
+        with viewer_connection(self.settings, self.viewer, APPLICATION_NAME) as connection:
+            self._shared = connection
+            try:
+                yield self
+            finally:
+                self._shared = None
 
     def _connection(self):
+        if self._shared is not None:
+            return nullcontext(self._shared)
         return viewer_connection(self.settings, self.viewer, APPLICATION_NAME)
 
     def _read_only(self, connection):

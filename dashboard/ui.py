@@ -14,13 +14,15 @@ def _slug(title: str) -> str:
 
 
 def _rows_and_csv(title: str, frame: pd.DataFrame) -> None:
+    """The rows, and their CSV written only when someone clicks (not on every run of the page)."""
     st.dataframe(frame, hide_index=True, width="stretch")
     st.download_button(
         "Download CSV",
-        frame.to_csv(index=False).encode(),
+        lambda: frame.to_csv(index=False).encode(),
         file_name=f"{_slug(title)}.csv",
         mime="text/csv",
         key=f"csv-{_slug(title)}",
+        on_click="ignore",
     )
 
 
