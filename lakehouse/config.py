@@ -7,7 +7,8 @@ parse, or lies outside its range, is a ConfigError that names the variable.
 
 `Settings` holds the platform (AWS, PostgreSQL, Spark, Mage) as plain fields and each stage's
 knobs as a typed section (`settings.silver`, `settings.gold`, `settings.live`,
-`settings.ingestion`, `settings.files`, `settings.demo`, `settings.dashboard`, `settings.api`). Pointing
+`settings.ingestion`, `settings.files`, `settings.demo`, `settings.dashboard`, `settings.api`,
+`settings.tracking`). Pointing
 `AWS_ENDPOINT_URL` at real AWS (or leaving it empty) and `SPARK_MASTER` at a cluster is all it
 takes to leave the laptop.
 """
@@ -170,6 +171,14 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class TrackingSettings:
+    """MLflow's UI over the tracked models (`make mlflow`, lakehouse/model_tracking.py): the port it
+    listens on, on 127.0.0.1 only; its store is <STACK_RUN_DIR>/mlflow."""
+
+    mlflow_port: int = variable("MLFLOW_PORT", 1, 65535)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of the project; field names are the lower-cased variable names."""
 
@@ -223,6 +232,7 @@ class Settings:
     demo: DemoSettings
     dashboard: DashboardSettings
     api: ApiSettings
+    tracking: TrackingSettings
 
     @property
     def postgres_url(self) -> str:
@@ -262,6 +272,7 @@ SECTIONS = (
     DemoSettings,
     DashboardSettings,
     ApiSettings,
+    TrackingSettings,
 )
 
 
