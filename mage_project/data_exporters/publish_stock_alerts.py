@@ -1,4 +1,4 @@
-"""Publish new and escalated stock alerts to SNS, once each (spark_jobs/gold/alerts.py)."""
+"""Publish new and escalated stock alerts to SNS, keyed by (alert_id, version): spark_jobs/gold/alerts.py."""
 
 from lakehouse.config import load_settings
 from spark_jobs.gold.alerts import publish_pending

@@ -196,7 +196,7 @@ def publish_pending(settings: Settings, schema: str | None = None, topic: str | 
                 )
                 connection.commit()
         finally:
-            connection.rollback()
+            connection.rollback()  # a failed statement aborts the transaction the unlock runs in
             cursor.execute("select pg_advisory_unlock(%s)", (lock_key(_PUBLISH_STAGE, schema),))
     return published
 
