@@ -7,6 +7,10 @@ A line is a JSON object:
      "approximate_arrival": "2026-11-22T06:35:00.123Z", "ingested_at": "2026-11-22T06:35:02.000Z",
      "payload": "{\"event_id\": ...}", "payload_encoding": "utf-8"}
 
+A record the consumer would not open (`lakehouse.contracts.envelope.unpack`: an aggregate
+that inflates past its limit) is one line holding the whole record as it came, with two more
+fields, `"ingest_reason": "oversize_record"` and `"ingest_detail"`, which silver quarantines it by.
+
 `subsequence` is the event's position inside an aggregated Kinesis record (0 when the record
 held one event). `payload` is the event exactly as the producer sent it, malformed JSON
 included, as text when it is valid UTF-8 and as base64 (`payload_encoding: "base64"`) when it
@@ -41,6 +45,8 @@ class BronzeEvent:
     partition_key: str
     approximate_arrival: datetime
     payload: bytes
+    ingest_reason: str | None = None  # why the record was kept whole and unread (a reason code)
+    ingest_detail: str | None = None
 
 
 def iso_utc(moment: datetime) -> str:
@@ -67,8 +73,16 @@ def _line(event: BronzeEvent, arrival: str, ingested: str) -> bytes:
         f'{{"stream":{_quote(event.stream)},"shard_id":{_quote(event.shard_id)},'
         f'"sequence_number":{_quote(event.sequence_number)},"subsequence":{event.subsequence},'
         f'"partition_key":{_quote(event.partition_key)},"approximate_arrival":{_quote(arrival)},'
-        f'"ingested_at":{_quote(ingested)},"payload":{_quote(payload)},"payload_encoding":"{encoding}"}}\n'
+        f'"ingested_at":{_quote(ingested)},"payload":{_quote(payload)},"payload_encoding":"{encoding}"'
+        f"{_problem(event)}}}\n"
     ).encode()
+
+
+def _problem(event: BronzeEvent) -> str:
+    if event.ingest_reason is None:
+        return ""
+    detail = _quote(event.ingest_detail or "")
+    return f',"ingest_reason":{_quote(event.ingest_reason)},"ingest_detail":{detail}'
 
 
 def raw_payload(line: dict) -> bytes:

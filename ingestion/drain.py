@@ -21,7 +21,7 @@ from ingestion.bronze_format import BronzeEvent, decode_object, encode_object, o
 from ingestion.checkpoints import Checkpoint, CheckpointStore, StreamIdentity, StreamRecreatedError
 from lakehouse.aws import client
 from lakehouse.config import Settings
-from lakehouse.contracts.envelope import deaggregate
+from lakehouse.contracts.envelope import unpack
 
 # Events per bronze object: large enough to keep objects few (silver reads each one),
 # small enough to bound the drainer's memory to a few tens of MB.
@@ -134,6 +134,8 @@ def readable(shard: dict, known: set[str], finished: set[str]) -> bool:
 
 
 def _events_of(record: dict, stream: str, shard_id: str) -> list[BronzeEvent]:
+    """The record's events; an oversize aggregate is one event, the record as it came (see unpack)."""
+    unpacked = unpack(record["Data"])
     return [
         BronzeEvent(
             stream=stream,
@@ -143,8 +145,10 @@ def _events_of(record: dict, stream: str, shard_id: str) -> list[BronzeEvent]:
             partition_key=record["PartitionKey"],
             approximate_arrival=record["ApproximateArrivalTimestamp"],
             payload=payload,
+            ingest_reason=unpacked.problem,
+            ingest_detail=unpacked.detail,
         )
-        for index, payload in enumerate(deaggregate(record["Data"]))
+        for index, payload in enumerate(unpacked.payloads)
     ]
 
 

@@ -158,7 +158,9 @@ def parse_bronze_lines(lines: DataFrame) -> DataFrame:
         | F.col(f"_bronze.{CORRUPT_COLUMN}").isNotNull()
         | F.col("_bronze.payload").isNull()
         | ~F.coalesce(F.col("_bronze.payload_encoding").isin("utf-8", "base64"), F.lit(False))
+        | ~F.coalesce(F.col("_bronze.ingest_reason") == reasons.OVERSIZE_RECORD, F.lit(True))
     )
+    oversize = F.col("_bronze.ingest_reason") == reasons.OVERSIZE_RECORD
     ingested_at = F.to_timestamp("_bronze.ingested_at")
     key_date = F.regexp_extract("bronze_key", INGEST_DATE_PATTERN, 1)
     parsed = frame.select(
@@ -175,9 +177,11 @@ def parse_bronze_lines(lines: DataFrame) -> DataFrame:
         .otherwise(F.col("_bronze.payload_encoding"))
         .alias("payload_encoding"),
         F.when(unreadable, F.lit(reasons.MALFORMED_BRONZE_LINE))
+        .when(oversize, F.lit(reasons.OVERSIZE_RECORD))
         .when(F.col("_bronze.payload_encoding") == "base64", F.lit(reasons.MALFORMED_JSON))
         .alias("reason"),
         F.when(unreadable, F.lit("not a bronze line: see ingestion/bronze_format.py"))
+        .when(oversize, F.coalesce(F.col("_bronze.ingest_detail"), F.lit("kept whole by ingestion")))
         .when(F.col("_bronze.payload_encoding") == "base64", F.lit("payload is not UTF-8 text"))
         .alias("detail"),
     )

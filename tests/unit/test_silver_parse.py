@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import base64
+import zlib
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
+from ingestion.bronze_format import BronzeEvent, to_line
 from spark_jobs.silver import reasons
 from spark_jobs.silver.parse import parse_bronze_lines, parse_events, split_lines
 from tests.support import sample_events as se
@@ -29,6 +32,19 @@ def _without(event: dict, name: str) -> dict:
     return {key: value for key, value in event.items() if key != name}
 
 
+ARRIVAL = datetime(2026, 11, 22, 6, 1, tzinfo=UTC)
+OVERSIZE_DETAIL = "zlib body expands past 1048576 bytes"
+KEPT_WHOLE = b"POSAGG/1 1 zlib\n" + zlib.compress(b"x" * 4096)  # a zlib bomb's start, not UTF-8
+
+
+def _kept_whole(reason: str) -> str:
+    """A bronze line as the drainer writes a record it would not open."""
+    event = BronzeEvent(
+        "pos-events", "shardId-000000000000", "7", 0, "S001", ARRIVAL, KEPT_WHOLE, reason, OVERSIZE_DETAIL
+    )
+    return to_line(event, ARRIVAL).decode().rstrip("\n")
+
+
 # name -> (bronze item, expected reason, expected detail)
 CASES = {
     "valid sale, unknown fields": (
@@ -48,6 +64,16 @@ CASES = {
     "valid store": (se.store_event("S001"), None, None),
     "not a bronze line": (
         ("raw", "garbage that ingestion never writes"),
+        reasons.MALFORMED_BRONZE_LINE,
+        None,
+    ),
+    "oversize aggregate kept whole by ingestion": (
+        ("raw", _kept_whole(reasons.OVERSIZE_RECORD)),
+        reasons.OVERSIZE_RECORD,
+        "zlib body expands past 1048576 bytes",
+    ),
+    "a reason ingestion never gives": (
+        ("raw", _kept_whole("moon_phase")),
         reasons.MALFORMED_BRONZE_LINE,
         None,
     ),
@@ -149,6 +175,9 @@ def test_every_line_keeps_its_object_key_line_and_payload(parsed):
     assert {row["bronze_key"] for row in parsed.values()} == {KEY}
     assert parsed["broken JSON"]["payload"] == '{"event_id": "a", "lines": ['
     assert parsed["not a bronze line"]["payload"] == "garbage that ingestion never writes"
+    oversize = parsed["oversize aggregate kept whole by ingestion"]
+    assert oversize["payload_encoding"] == "base64"
+    assert base64.b64decode(oversize["payload"]) == KEPT_WHOLE
     assert parsed["not UTF-8"]["payload_encoding"] == "base64"
     assert str(parsed["valid sale, unknown fields"]["ingest_date"]) == "2026-11-22"
 
