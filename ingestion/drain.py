@@ -22,6 +22,7 @@ from ingestion.checkpoints import Checkpoint, CheckpointStore, StreamIdentity, S
 from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.contracts.envelope import unpack
+from lakehouse.faults import fault_point
 
 # Events per bronze object: large enough to keep objects few (silver reads each one),
 # small enough to bound the drainer's memory to a few tens of MB.
@@ -68,6 +69,12 @@ class BronzeWriter:
         self.bucket = bucket
         self.store = store
         self.s3 = client("s3", settings)
+        # The PUT is one request, which S3 stores whole or not at all: a process killed while the
+        # body is on the wire leaves what a kill just before the send leaves (no object, the key
+        # pending). So the fault point sits where botocore has the request built, signed and about
+        # to be sent, inside put_object, the latest moment this process can be killed with the
+        # object not written.
+        self.s3.meta.events.register("before-send.s3.PutObject", _during_put)
         self._summary_lock = threading.Lock()  # shards are written from parallel threads
 
     def exists(self, key: str) -> bool:
@@ -103,6 +110,7 @@ class BronzeWriter:
                     "(or `make tf-apply`), or set BRONZE_BUCKET in .env"
                 ) from None
             raise
+        fault_point("bronze.after_put")  # the object is on S3, the checkpoint still pending
         committed = self.store.commit(pending, batch.last_sequence)
         with self._summary_lock:
             summary.objects += 1
@@ -111,6 +119,11 @@ class BronzeWriter:
             summary.events += len(batch.events)
             summary.keys.append(key)
         return committed
+
+
+def _during_put(**_) -> None:
+    """botocore's before-send hook of PutObject; returning None lets the request go."""
+    fault_point("bronze.during_put")
 
 
 def list_shards(kinesis, stream: str) -> list[dict]:
