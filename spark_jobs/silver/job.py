@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 from lakehouse.config import Settings, SilverSettings
 from lakehouse.resources import ensure_bucket
 from spark_jobs.session import s3a_uri
-from spark_jobs.silver import bronze_log, quality
+from spark_jobs.silver import bronze_log, dead_letter, quality
 from spark_jobs.silver.frames import materialise, release
 from spark_jobs.silver.parse import parse_bronze_lines, parse_events, split_lines
 from spark_jobs.silver.tables import (
@@ -90,6 +90,7 @@ class SilverRunSummary:
     quarantine_by_reason: dict[str, int] = field(default_factory=dict)
     quality: dict = field(default_factory=dict)
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    dead_letters: dict[str, str] = field(default_factory=dict)  # bronze key -> why it is unreadable
 
     def as_dict(self) -> dict:
         """Plain data for Mage, which passes block outputs between processes."""
@@ -111,13 +112,18 @@ class BatchResult:
     quarantine_by_reason: dict[str, int]
     quality: dict
     phase_seconds: dict[str, float]
+    dead_letters: dict[str, str] = field(default_factory=dict)
 
 
 def read_bronze_objects(spark: SparkSession, bronze_root: str, keys: Sequence[str]) -> DataFrame:
-    """[bronze_key, text]: each object whole (Spark un-gzips by extension), so lines keep their number."""
+    """[bronze_key, text]: each object whole (Spark un-gzips by extension), so lines keep their number.
+
+    An object that does not decompress gives no row instead of failing the read (dead_letter.py
+    finds it and sets it aside).
+    """
     root = bronze_root.rstrip("/")
     paths = [f"{root}/{key}" for key in keys]
-    frame = spark.read.text(paths, wholetext=True)
+    frame = spark.read.option("ignoreCorruptFiles", "true").text(paths, wholetext=True)
     spark_root = root if "://" in root or root.startswith("file:") else f"file:{root}"
     key = F.expr(f"substr(_metadata.file_path, {len(spark_root) + 2})")
     return frame.select(key.alias("bronze_key"), F.col("value").alias("text"))
@@ -167,6 +173,7 @@ class Batch:
     lines: int
     event_dates: list
     ingest_dates: list
+    keys: frozenset[str]  # objects that gave at least one line
 
 
 def classify(spark: SparkSession, silver_root: str, objects: DataFrame, options: SilverSettings) -> Batch:
@@ -198,7 +205,7 @@ def classify(spark: SparkSession, silver_root: str, objects: DataFrame, options:
     release(parsed)
     # collect_set drops nulls; a line whose key and bronze time name no date is in the null partition.
     ingest_dates = [*facts["ingest_dates"], None]
-    return Batch(classified, facts["lines"], list(facts["dates"]), ingest_dates)
+    return Batch(classified, facts["lines"], list(facts["dates"]), ingest_dates, frozenset(facts["keys"]))
 
 
 def _reconcile(classified: DataFrame, lines: int) -> tuple[int, int]:
@@ -309,6 +316,8 @@ def process_objects(
     frames = read_bronze_objects(spark, bronze_root, [item.key for item in objects])
     batch = classify(spark, silver_root, frames, options)
     classified, lines = batch.classified, batch.lines
+    silent = [(item.key, item.size) for item in objects if item.key not in batch.keys]
+    letters = dead_letter.examine(spark, bronze_root, silent) if silent else []
     watch.lap("read_and_classify")
     rows: dict[str, DataFrame] = {}
     try:
@@ -323,7 +332,10 @@ def process_objects(
         )
         watch.lap("quality")
         inserted = _write_tables(spark, silver_root, rows, counts, batch)
+        if letters:
+            dead_letter.record_dead_letters(spark, silver_root, letters, stream, run_id, started)
         sizes = {item.key: item.size for item in objects}
+        # Dead-lettered objects are logged too (zero lines), so no later run takes them again.
         entries = _object_entries(classified, sizes, stream, run_id, now)
         bronze_log.record_processed(spark, silver_root, entries)
         watch.lap("write")
@@ -346,6 +358,7 @@ def process_objects(
         quarantine_by_reason=by_reason,
         quality=report.summary(),
         phase_seconds=watch.phases,
+        dead_letters={item.bronze_key: f"{item.reason}: {item.detail}" for item in letters},
     )
 
 
