@@ -8,6 +8,12 @@ start again after `LIVE_POLL_SECONDS` when there was nothing new. Each stage is 
 function the batch pipelines call, and the loop holds the stages' locks (lakehouse/locks.py)
 while it runs, so the schedules may stay on: their runs skip while the loop owns the stages
 and take over when it stops, and nothing is written twice.
+
+The locks live in PostgreSQL sessions: when one ends (PostgreSQL restarted, the backend
+terminated), every write of the loop is refused by its lease check (LeaseLostError) before it
+reaches silver or gold. The loop then lets go of both stages, takes them again (waiting while a
+scheduled run that got in meanwhile finishes) and goes on with a first pass, which redoes
+whatever the refused pass left; it never writes without a valid lease.
 """
 
 from __future__ import annotations
@@ -19,18 +25,22 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import psycopg2
 from pyspark.sql import SparkSession
 
 from ingestion.checkpoints import DrainLockedError
 from ingestion.drain import drain
 from lakehouse.config import Settings
-from lakehouse.locks import StageBusyError, stage_lock
+from lakehouse.locks import LeaseLostError, StageBusyError, stage_lock
 from spark_jobs.gold.job import GoldRun, NothingToLoad, run_silver_to_gold
 from spark_jobs.gold.migrate import require_migrated
 from spark_jobs.schedule import record_gold_run, record_silver_run
 from spark_jobs.silver.job import run_bronze_to_silver
 
 log = logging.getLogger(__name__)
+
+# How long pos_live waits for PostgreSQL to come back before it exits without its stages.
+RECONNECT_SECONDS = 120
 
 
 @dataclass
@@ -88,14 +98,30 @@ def run_pass(spark: SparkSession, settings: Settings, schema: str, first: bool) 
 
 
 def _hold(held: ExitStack, settings: Settings, stage: str, target: str, poll_seconds: float) -> None:
-    """Take a stage's lock into `held`, waiting for a run that has it to finish."""
+    """Take a stage's lock into `held`, waiting for a run that has it to finish.
+
+    PostgreSQL refusing connections (restarting) is waited for up to RECONNECT_SECONDS, then
+    raised: pos_live exits rather than run without its stages.
+    """
+    unreachable_since = None
     while True:
         try:
             held.enter_context(stage_lock(settings, stage, target))
             return
         except StageBusyError:
             log.info("pos_live: waiting for the running %s of %s to finish", stage, target)
-            time.sleep(poll_seconds)
+        except psycopg2.OperationalError as error:
+            unreachable_since = unreachable_since or time.monotonic()
+            if time.monotonic() - unreachable_since > RECONNECT_SECONDS:
+                raise
+            log.warning("pos_live: PostgreSQL unreachable while taking %s (%s); retrying", stage, error)
+        time.sleep(poll_seconds)
+
+
+def _take_stages(held: ExitStack, settings: Settings, schema: str, poll_seconds: float) -> None:
+    """Silver then gold (always in that order, so two takers cannot wait on each other)."""
+    _hold(held, settings, "silver", settings.silver_bucket, poll_seconds)
+    _hold(held, settings, "gold", schema, poll_seconds)
 
 
 def run_live(
@@ -111,16 +137,24 @@ def run_live(
 
     The loop holds the silver and gold locks for as long as it runs: the every-minute runs of
     bronze_to_silver and silver_to_gold then skip at once, before starting a Spark session,
-    instead of competing with it for the cores and for the same new data.
+    instead of competing with it for the cores and for the same new data. A pass refused for a
+    lost lease lets go of both stages and takes them again before the next pass.
     """
     poll_seconds = settings.live.poll_seconds if poll_seconds is None else poll_seconds
     require_migrated(settings, schema)
     with ExitStack() as held:
-        _hold(held, settings, "silver", settings.silver_bucket, poll_seconds)
-        _hold(held, settings, "gold", schema, poll_seconds)
+        _take_stages(held, settings, schema, poll_seconds)
         first = True  # the first pass also brings gold up to whatever silver already holds
         while not should_stop():
-            done = run_pass(spark, settings, schema, first)
+            try:
+                done = run_pass(spark, settings, schema, first)
+            except LeaseLostError as lost:
+                log.warning("pos_live: %s", lost)
+                held.close()  # lets go of the other stage too: both are taken again, in order
+                log.warning("pos_live: taking silver and gold again before the next pass")
+                _take_stages(held, settings, schema, poll_seconds)
+                first = True
+                continue
             first = False
             log.info("live pass: %s", done.as_dict())
             if done.did_work:

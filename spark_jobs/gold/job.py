@@ -31,6 +31,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.config import GoldSettings, Settings
+from lakehouse.locks import own_stage
 from spark_jobs.gold import alerts, load
 from spark_jobs.gold import stock_frames as frames
 from spark_jobs.gold import stock_model as model
@@ -449,14 +450,15 @@ def run_silver_to_gold(
     """
     began, started_at = time.monotonic(), datetime.now(UTC)
     config = (config or settings.gold).with_schema(schema)
-    silver = read_silver(spark, silver_bucket or settings.silver_bucket)
-    run = plan_window(settings, config, silver, full=full, started_at=started_at)
-    if run is None:
-        status = "silver has no sales, deliveries or stock counts yet"
-        return NothingToLoad(config.schema, status, round(time.monotonic() - began, 1))
-    built = build_frames(spark, settings, config, silver, run)
-    result = load_frames(settings, config.schema, run, built)
-    published = alerts.publish_pending(settings, config.schema) if publish else 0
+    with own_stage(settings, load.GOLD_STAGE, config.schema):  # the load proves it (lakehouse/locks.py)
+        silver = read_silver(spark, silver_bucket or settings.silver_bucket)
+        run = plan_window(settings, config, silver, full=full, started_at=started_at)
+        if run is None:
+            status = "silver has no sales, deliveries or stock counts yet"
+            return NothingToLoad(config.schema, status, round(time.monotonic() - began, 1))
+        built = build_frames(spark, settings, config, silver, run)
+        result = load_frames(settings, config.schema, run, built)
+        published = alerts.publish_pending(settings, config.schema) if publish else 0
     return GoldRun(
         schema=config.schema,
         mode=run.mode,

@@ -4,6 +4,10 @@ Why this shape: COPY is the fastest way into PostgreSQL, temporary staging table
 the transaction, and every merge is an upsert on the table's key, so a rerun of the same input
 changes nothing and duplicates nothing. Because staging, merges, alert lifecycle and the
 `load_runs` row share one transaction, a load that fails anywhere leaves gold exactly as it was.
+The same transaction proves, last, that this process still holds gold's stage on the schema
+(its lease row locked, its token current, its lock session alive: lakehouse/locks.py), so a
+load whose holder lost the stage meanwhile is rolled back instead of committed beside the new
+holder's.
 The staging tables are listed in `staging`; each statement is a file in `sql/gold/load/`, run in
 the order `load_gold` gives.
 
@@ -27,11 +31,13 @@ from pyspark.sql.types import ArrayType
 
 from lakehouse.config import Settings
 from lakehouse.db import connect
+from lakehouse.locks import require_lease
 from spark_jobs.gold import alerts
 from spark_jobs.gold import stock_model as model
 from spark_jobs.gold.sql_files import gold_sql
 from spark_jobs.gold.staging import STAGING
 
+GOLD_STAGE = "gold"
 _CSV_OPTIONS = {
     "timestampFormat": "yyyy-MM-dd HH:mm:ss.SSSSSSXXX",
     "dateFormat": "yyyy-MM-dd",
@@ -226,6 +232,8 @@ def load_gold(settings: Settings, schema: str, staged: dict[str, Iterable[str]],
             "agg_sales_store_daily": store_days,
             **asdict(alert_counts),
         }
+        before = f"committing a {run.mode} load into schema {schema}"
+        require_lease(GOLD_STAGE, schema, before).check_in(cursor, before)
         cursor.execute(
             gold_sql("load/record_load_run", schema),
             {

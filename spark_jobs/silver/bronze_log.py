@@ -33,7 +33,8 @@ from pyspark.sql.types import LongType, StringType, StructField, StructType, Tim
 from ingestion.bronze_format import stream_prefix
 from lakehouse.aws import client
 from lakehouse.config import Settings
-from spark_jobs.silver.tables import ensure_table, table_path
+from lakehouse.faults import fault_point
+from spark_jobs.silver.tables import ensure_table, fence, table_path
 
 BRONZE_LOG = "_meta/bronze_log"
 OBJECT_SUFFIX = ".ndjson.gz"
@@ -151,6 +152,8 @@ def record_processed(spark: SparkSession, root: str, entries: DataFrame) -> None
     """Log objects as processed (one row per bronze_key, LOG_SCHEMA columns); idempotent."""
     rows = entries.select(*[F.col(f.name).cast(f.dataType) for f in LOG_SCHEMA.fields])
     table = DeltaTable.forPath(spark, log_path(root))
+    fault_point("silver.before_bronze_log")
+    fence(spark, log_path(root), "logging processed objects in")
     table.alias("t").merge(rows.alias("s"), "t.bronze_key = s.bronze_key").whenNotMatchedInsertAll().execute()
 
 
@@ -161,4 +164,5 @@ def forget(spark: SparkSession, root: str, keys: Iterable[str]) -> None:
     """
     wanted = sorted(set(keys))
     if wanted:
+        fence(spark, log_path(root), "forgetting objects in")
         DeltaTable.forPath(spark, log_path(root)).delete(F.col("bronze_key").isin(wanted))

@@ -24,6 +24,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.config import Settings, SilverSettings
+from lakehouse.locks import own_stage
 from lakehouse.resources import ensure_bucket
 from spark_jobs.session import s3a_uri
 from spark_jobs.silver import bronze_log, dead_letter, quality
@@ -37,6 +38,7 @@ from spark_jobs.silver.tables import (
     PROMOTIONS,
     QUARANTINE,
     QUARANTINE_KEYS,
+    SILVER_STAGE,
     STORES,
     ensure_tables,
     merge_rows,
@@ -387,31 +389,32 @@ def run_bronze_to_silver(
     silver_bucket = silver_bucket or settings.silver_bucket
     options = options or settings.silver
     silver_root = s3a_uri(silver_bucket)
-    if prepare:
-        ensure_bucket(settings, silver_bucket)
-        ensure_tables(spark, silver_root)
-        bronze_log.ensure_log(spark, silver_root)
-    objects, waiting = bronze_log.new_objects(
-        spark,
-        settings,
-        silver_root,
-        bronze_bucket,
-        stream,
-        options.lookback_hours,
-        options.max_objects_per_run or None,
-    )
-    if objects:
-        batch = asdict(
-            process_objects(spark, s3a_uri(bronze_bucket), silver_root, objects, stream, options, suites)
+    with own_stage(settings, SILVER_STAGE, silver_bucket):  # fences every write (lakehouse/locks.py)
+        if prepare:
+            ensure_bucket(settings, silver_bucket)
+            ensure_tables(spark, silver_root)
+            bronze_log.ensure_log(spark, silver_root)
+        objects, waiting = bronze_log.new_objects(
+            spark,
+            settings,
+            silver_root,
+            bronze_bucket,
+            stream,
+            options.lookback_hours,
+            options.max_objects_per_run or None,
         )
-    else:
-        batch = {
-            "objects": 0,
-            "bronze_lines": 0,
-            "accepted_events": 0,
-            "quarantined": 0,
-            "reconciliation_holds": True,
-        }
+        if objects:
+            batch = asdict(
+                process_objects(spark, s3a_uri(bronze_bucket), silver_root, objects, stream, options, suites)
+            )
+        else:
+            batch = {
+                "objects": 0,
+                "bronze_lines": 0,
+                "accepted_events": 0,
+                "quarantined": 0,
+                "reconciliation_holds": True,
+            }
     summary = SilverRunSummary(
         stream=stream,
         bronze_bucket=bronze_bucket,

@@ -8,8 +8,10 @@ uses (compaction only marks the small ones removed), which keeps S3 from growing
 rewrite. The retention (7 days by default, Delta's own safety floor) bounds how far
 back time travel works.
 
-Run it while bronze_to_silver is not writing: the S3 log store assumes one writer per table at
-a time. The Mage pipeline `silver_maintenance` has no schedule for that reason.
+Both commit to the tables, so they run under silver's stage like bronze_to_silver (the S3 log
+store assumes one writer per table at a time): each OPTIMIZE and each VACUUM proves the lease
+first (`tables.fence`). The Mage pipeline `silver_maintenance` takes the stage for the run and
+skips when bronze_to_silver or pos_live holds it; it has no schedule.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pyspark.sql import SparkSession
 
 from spark_jobs.silver.bronze_log import BRONZE_LOG
 from spark_jobs.silver.quality import QUALITY_RESULTS
-from spark_jobs.silver.tables import EVENT_TABLES, QUARANTINE, table_path
+from spark_jobs.silver.tables import EVENT_TABLES, QUARANTINE, fence, table_path
 
 DEFAULT_RETENTION_HOURS = 168
 ALL_TABLES: tuple[str, ...] = (*[spec.name for spec in EVENT_TABLES], QUARANTINE, BRONZE_LOG, QUALITY_RESULTS)
@@ -33,14 +35,19 @@ def compact_and_vacuum(
     tables: Sequence[str] = ALL_TABLES,
     retention_hours: float = DEFAULT_RETENTION_HOURS,
 ) -> dict[str, dict]:
-    """OPTIMIZE then VACUUM each existing table; per table, files compacted and removed."""
+    """OPTIMIZE then VACUUM each existing table; per table, files compacted and removed.
+
+    The caller holds silver's stage on the bucket (lakehouse.locks.stage_lock / run_exclusively).
+    """
     summary: dict[str, dict] = {}
     for name in tables:
         path = table_path(silver_root, name)
         if not DeltaTable.isDeltaTable(spark, path):
             continue
         table = DeltaTable.forPath(spark, path)
+        fence(spark, path, "OPTIMIZE of")
         metrics = table.optimize().executeCompaction().select("metrics").first()["metrics"]
+        fence(spark, path, "VACUUM of")
         table.vacuum(retention_hours)
         summary[name] = {
             "files_added": metrics["numFilesAdded"],

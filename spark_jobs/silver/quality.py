@@ -35,7 +35,7 @@ from pyspark.sql.types import (
 )
 
 from spark_jobs.silver import reasons
-from spark_jobs.silver.tables import QUARANTINE, QUARANTINE_KEYS
+from spark_jobs.silver.tables import QUARANTINE, QUARANTINE_KEYS, fence
 
 CRITICAL = "critical"
 WARNING = "warning"
@@ -391,7 +391,9 @@ def record_results(spark: SparkSession, root: str, report: QualityReport, checke
         for r in report.results
     ]
     frame = spark.createDataFrame(rows, RESULT_SCHEMA)
-    frame.write.format("delta").mode("append").save(f"{root.rstrip('/')}/{QUALITY_RESULTS}")
+    path = f"{root.rstrip('/')}/{QUALITY_RESULTS}"
+    fence(spark, path, "appending quality results to")
+    frame.write.format("delta").mode("append").save(path)
 
 
 def enforce(report: QualityReport, results_path: str) -> None:

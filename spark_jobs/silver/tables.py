@@ -23,6 +23,12 @@ exploded on that list (`TableSpec.explode`), one row per SKU, the SKU as its lin
 Writes are insert-only MERGEs on the key, restricted to the partitions the batch touches so
 Delta reads only those: rows already there are skipped, so reruns and replays add nothing.
 Lines, like events, are immutable once accepted (a changed copy is a duplicate, quarantined).
+
+Every write to a table on the lake is fenced (`fence`): just before its Delta commit the
+writer proves it still holds silver's stage for the bucket (lakehouse/locks.py), and the
+commit records the lease it was made under in Delta's `userMetadata`, so a table's history
+shows which holder wrote each version. A table in a local folder belongs to the process that
+made it (the unit tests'), which no other writer can reach: it is not fenced.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from lakehouse.faults import fault_point
+from lakehouse.locks import require_lease
 from spark_jobs.silver.parse import LINEAGE_COLUMNS
 from spark_jobs.silver.schemas import (
     DELIVERY_V1,
@@ -63,6 +71,9 @@ INGEST_DATE = "ingest_date"
 LINEAGE = ("bronze_key", "bronze_line", "arrived_at", "loaded_at")
 # Envelope fields that say which schema a row was read with, not what happened.
 _NOT_STORED = ("event_type",)
+SILVER_STAGE = "silver"
+# Delta writes this session setting into every commit's commitInfo.userMetadata.
+COMMIT_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 
 
 @dataclass(frozen=True)
@@ -228,8 +239,29 @@ def quarantine_rows(events: DataFrame, quarantined_at: Column) -> DataFrame:
     return rejected.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in QUARANTINE_SCHEMA.fields])
 
 
+def lake_bucket(path: str) -> str | None:
+    """The S3 bucket a table path is in, or None for a local folder."""
+    if not path.startswith("s3a://"):
+        return None
+    return path.removeprefix("s3a://").split("/", 1)[0]
+
+
+def fence(spark: SparkSession, path: str, action: str) -> None:
+    """Just before a Delta commit to `path`: prove silver's lease on its bucket, tag the commit with it.
+
+    Raises NoLeaseError or LeaseLostError (lakehouse.locks) instead of writing.
+    """
+    bucket = lake_bucket(path)
+    if bucket is None:
+        spark.conf.unset(COMMIT_METADATA)
+        return
+    lease = require_lease(SILVER_STAGE, bucket, f"{action} {path}")
+    spark.conf.set(COMMIT_METADATA, lease.tag)
+
+
 def ensure_table(spark: SparkSession, path: str, schema: StructType, partition_by: str | None) -> None:
     """Create the Delta table with its explicit schema if it is not there yet."""
+    fence(spark, path, "creating the Delta table")
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
     if partition_by:
         builder = builder.partitionedBy(partition_by)
@@ -275,11 +307,13 @@ def merge_rows(
     view = f"silver_merge_source_{uuid.uuid4().hex}"
     rows.createOrReplaceTempView(view)
     try:
+        fence(spark, path, "MERGE into")
         metrics = spark.sql(
             f"MERGE INTO delta.`{path}` AS t USING {view} AS s ON {condition} WHEN NOT MATCHED THEN INSERT *"
         ).first()
     finally:
         spark.catalog.dropTempView(view)
+    fault_point("silver.after_merge")
     return int(metrics["num_inserted_rows"]) if metrics is not None else 0
 
 

@@ -14,6 +14,7 @@ import pytest
 from ingestion.bronze_format import decode_object, stream_prefix
 from lakehouse.aws import client
 from lakehouse.config import Settings, SilverSettings
+from lakehouse.locks import stage_lock
 from lakehouse.resources import ensure_bucket
 from ops.mage import run_pipeline
 from spark_jobs.session import s3a_uri
@@ -165,7 +166,8 @@ def test_bronze_to_silver_then_rerun_replay_and_maintenance(spark, localstack: S
 
     # Reprocessing an object already taken (forgotten by the log) changes nothing either.
     before = table_state(spark, lake["silver_bucket"])
-    bronze_log.forget(spark, root, [first_key])
+    with stage_lock(localstack, "silver", lake["silver_bucket"]):  # a replay writes the log: under the stage
+        bronze_log.forget(spark, root, [first_key])
     again = run(spark, localstack, lake)
     assert again.objects == 1 and again.reconciliation_holds
     assert {name: count for name, count in again.inserted_rows.items() if count} == {}
@@ -178,7 +180,8 @@ def test_bronze_to_silver_then_rerun_replay_and_maintenance(spark, localstack: S
 
     # Compaction and vacuum keep every row.
     rows_before = {name: rows for name, (rows, _) in table_state(spark, lake["silver_bucket"]).items()}
-    compacted = compact_and_vacuum(spark, root, tables=("sales_lines", QUARANTINE))
+    with stage_lock(localstack, "silver", lake["silver_bucket"]):
+        compacted = compact_and_vacuum(spark, root, tables=("sales_lines", QUARANTINE))
     assert compacted["sales_lines"]["files_now"] >= 1
     rows_after = {name: rows for name, (rows, _) in table_state(spark, lake["silver_bucket"]).items()}
     assert rows_after == rows_before
