@@ -136,6 +136,7 @@ STOCK_POSITION = StagingTable(
         ("stockout_probability", "numeric"),
         ("stockout_probability_1d", "numeric"),
         ("expected_stockout_date", "date"),
+        ("model_version", "text"),
     ),
 )
 STOCK_FORECAST = StagingTable(
@@ -146,6 +147,7 @@ STOCK_FORECAST = StagingTable(
         ("sku", "text"),
         ("forecast_date", "date"),
         ("forecast_units", "numeric"),
+        ("model_version", "text"),
     ),
 )
 OPEN_ORDERS = StagingTable(

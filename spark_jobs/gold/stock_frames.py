@@ -20,6 +20,7 @@ from spark_jobs.gold.stock_model import (
     DOW_PRIOR_DAYS,
     LONG_WINDOW_DAYS,
     MIN_DISPERSION,
+    MODEL_VERSION,
     SHORT_WINDOW_DAYS,
     TYPICAL_DISCOUNT,
     UPLIFT_PRIOR_DAYS,
@@ -160,7 +161,8 @@ def replenishment_frame(
     default_lead_time_days: int,
     overstock_cover_days: float,
 ) -> DataFrame:
-    """Safety stock, reorder point, order-up-to level, cover, order quantity and risk per store-SKU.
+    """Safety stock, reorder point, order-up-to level, cover, order quantity, risk and the model
+    version per store-SKU.
 
     stock is (store_id, sku, on_hand, sold_today, on_order) for every modelled store-SKU; the order
     brings the inventory position (on hand + on order) up to S. stats may lack
@@ -184,6 +186,7 @@ def replenishment_frame(
     frame = frame.withColumn("inventory_position", (F.col("on_hand") + F.col("on_order")).cast("int"))
     gap = F.round(F.col("order_up_to_level") - F.col("inventory_position"), 6)
     frame = frame.withColumn("recommended_order_qty", F.greatest(F.ceil(gap), F.lit(0)).cast("int"))
+    frame = frame.withColumn("model_version", F.lit(MODEL_VERSION))
     return frame.withColumn(
         "risk",
         risk_column(F.col("on_hand"), F.col("reorder_point"), F.col("days_of_cover"), overstock_cover_days),
@@ -418,7 +421,8 @@ def nb_at_least_column(mean: Column, dispersion: Column, units: Column) -> Colum
 
 
 def forecast_frame(model: DataFrame, calendar: DataFrame, first_day: date, days: int) -> DataFrame:
-    """Spark version of `forecast` with promotions: (store_id, sku, forecast_date, offset, forecast_units).
+    """Spark version of `forecast` with promotions: (store_id, sku, forecast_date, offset, forecast_units,
+    model_version).
 
     model holds level, dow_index, elasticity and lead_time_days per store-SKU; each gets
     max(days, lead time + 1) days, as `assess` forecasts for its probability.
@@ -438,7 +442,9 @@ def forecast_frame(model: DataFrame, calendar: DataFrame, first_day: date, days:
             * F.element_at(F.col("dow_index"), iso_weekday(F.col("forecast_date")) + 1)
             * (F.lit(1.0) + F.col("elasticity") * F.coalesce(F.col("discount"), F.lit(0.0))),
         )
-        .select(*_KEY, "forecast_date", "offset", "forecast_units")
+        .select(
+            *_KEY, "forecast_date", "offset", "forecast_units", F.lit(MODEL_VERSION).alias("model_version")
+        )
     )
 
 

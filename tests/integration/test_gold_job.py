@@ -203,6 +203,9 @@ def test_full_build_loads_every_sales_line(spark, world: dict):
     assert summary.rows.fact_sales_inserted == len(world["rows"]["sales_lines"])
     assert _query(world, "select count(*) from stock_position") == [(4,)]
     assert _query(world, "select count(*) from stock_forecast") == [(4 * CONFIG.forecast_days,)]
+    # every forecast row and position says which model made it (issue 19, tracked models)
+    assert _query(world, "select distinct model_version from stock_forecast") == [(model.MODEL_VERSION,)]
+    assert _query(world, "select distinct model_version from stock_position") == [(model.MODEL_VERSION,)]
 
 
 def test_silver_revenue_per_store_and_day_equals_gold(world: dict):

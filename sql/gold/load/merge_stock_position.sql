@@ -7,7 +7,7 @@ insert into :"schema".stock_position (
     service_level, lead_time_days, safety_stock, reorder_point, order_up_to_level, days_of_cover,
     predicted_stockout_date, recommended_order_qty, risk, on_order, inventory_position, next_receipt_at,
     last_receipt_at, promotion_elasticity, demand_dispersion, stockout_probability,
-    stockout_probability_1d, expected_stockout_date
+    stockout_probability_1d, expected_stockout_date, model_version
 )
 select
     store_id, sku, %(as_of)s, on_hand, round(mean_7d, 3), round(mean_28d, 3), round(ewma, 3),
@@ -16,7 +16,7 @@ select
     round(days_of_cover, 2), predicted_stockout_date, recommended_order_qty, risk, on_order,
     inventory_position, next_receipt_at, last_receipt_at, round(promotion_elasticity, 3),
     round(demand_dispersion, 3), round(stockout_probability, 4), round(stockout_probability_1d, 4),
-    expected_stockout_date
+    expected_stockout_date, model_version
 from stg_stock_position
 on conflict (store_id, sku) do update set
     as_of = excluded.as_of,
@@ -45,4 +45,5 @@ on conflict (store_id, sku) do update set
     stockout_probability = excluded.stockout_probability,
     stockout_probability_1d = excluded.stockout_probability_1d,
     expected_stockout_date = excluded.expected_stockout_date,
+    model_version = excluded.model_version,
     loaded_at = now()

@@ -6,6 +6,6 @@ delete from :"schema".stock_forecast as forecast
 using stg_stock_position as staged
 where forecast.store_id = staged.store_id and forecast.sku = staged.sku;
 
-insert into :"schema".stock_forecast (store_id, sku, forecast_date, forecast_units, as_of)
-select store_id, sku, forecast_date, round(forecast_units, 3), %(as_of)s
+insert into :"schema".stock_forecast (store_id, sku, forecast_date, forecast_units, as_of, model_version)
+select store_id, sku, forecast_date, round(forecast_units, 3), %(as_of)s, model_version
 from stg_stock_forecast;
