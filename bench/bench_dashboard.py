@@ -16,8 +16,8 @@ Floors, measured in the same run:
   page pays for the round trip, the sidebar and its store list);
 - each page's queries run directly as the same login as the dashboard runs them
   (lakehouse.gold_access): one connection per load, each query in its own read-only
-  transaction; median over BENCH_DASHBOARD_LOADS loads. PAGE_QUERIES lists them as the pages in
-  dashboard/screens/ call them.
+  transaction without JIT compilation; median over BENCH_DASHBOARD_LOADS loads. PAGE_QUERIES
+  lists them as the pages in dashboard/screens/ call them.
 The ratio is a page's p50 over the sum of both floors. Pipeline health's lake probes ask buckets
 that do not exist and a Mage port where nothing listens: they answer at once (and are cached for
 30 s), so its figure is gold's part and the page's own. Everything is removed at the end.
@@ -61,6 +61,7 @@ PAGE_QUERIES: dict[str, list[tuple[str, dict]]] = {
     "Pipeline health": [("gold_loads", {"top": 20})],
 }
 STATEMENT_TIMEOUT_MS = 30_000
+JIT_OFF = "select set_config('jit', 'off', true)"  # as dashboard/gold.py reads
 
 
 def _percentile(timings: list[float], fraction: float) -> float:
@@ -75,6 +76,8 @@ def _load_ms(settings: Settings, viewer: Viewer, schema: str, queries: list[tupl
     with viewer_connection(settings, viewer, "bench-dashboard") as connection:
         for name, parameters in queries:
             with read_only(connection, viewer, schema, STATEMENT_TIMEOUT_MS) as transaction:
+                with connection.cursor() as cursor:
+                    cursor.execute(JIT_OFF)
                 transaction.rows("dashboard", name, parameters)
     return (time.perf_counter() - began) * 1000
 
