@@ -153,3 +153,7 @@ api: setup ## start only the read API (and PostgreSQL) on API_HOST:API_PORT, in 
 
 demo: up ## backfill 30 days, stream live while Mage's schedules run bronze -> silver -> gold, summarise
 	@$(PY) -m ops.demo
+
+.PHONY: screenshots
+screenshots: setup ## after make demo: every dashboard page as the demo logins into STACK_RUN_DIR/screenshots, two into docs/
+	@$(PY) -m tests.support.dashboard_screenshots
