@@ -23,6 +23,7 @@ AUTO_COMPACT_MIN_FILES = 20
 # 230 distinct classes (pos_live runs gold in the same JVM too), so with 100 every run evicted
 # the classes the next identical run needed: ~220 compiles again, 3-4 s of a 14 s silver pass.
 CODEGEN_CACHE_ENTRIES = 1000
+SNAPSHOT_PARTITIONS = 2
 
 
 def spark_conf(settings: Settings) -> dict[str, str]:
@@ -70,12 +71,13 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         # the write that crossed the line, by the same (single) writer.
         "spark.databricks.delta.autoCompact.enabled": "true",
         "spark.databricks.delta.autoCompact.minNumFiles": str(AUTO_COMPACT_MIN_FILES),
-    }
-    if settings.spark_master.startswith("local"):
         # Delta rebuilds a table's state from its log in this many tasks on every first read and
-        # every new version; the default 50 suits a cluster, and on two local cores the task
-        # overhead of those reads was half the time of a silver run.
-        conf["spark.databricks.delta.snapshotPartitions"] = "2"
+        # every new version. Its default, 50, is sized for logs of millions of files; these logs
+        # are small (auto compaction, checkpoints), so the tasks were mostly overhead: half the
+        # time of a silver run on two local cores, and on a standalone cluster with one executor
+        # core 700 of a silver run's 760 tasks. Raise it for tables of millions of files.
+        "spark.databricks.delta.snapshotPartitions": str(SNAPSHOT_PARTITIONS),
+    }
     if settings.aws_access_key_id:
         conf["spark.hadoop.fs.s3a.access.key"] = settings.aws_access_key_id
         conf["spark.hadoop.fs.s3a.secret.key"] = settings.aws_secret_access_key

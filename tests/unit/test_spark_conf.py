@@ -49,12 +49,12 @@ def test_real_aws_leaves_the_endpoint_to_the_sdk(tmp_path: Path):
 def test_cluster_master_comes_from_configuration(tmp_path: Path):
     conf = spark_conf(_settings_with_jars(tmp_path, SPARK_MASTER="spark://10.0.0.5:7077"))
     assert conf["spark.master"] == "spark://10.0.0.5:7077"
-    assert "spark.databricks.delta.snapshotPartitions" not in conf, "a cluster keeps Delta's default"
     assert conf["spark.sql.codegen.cache.maxEntries"] == "1000", "executors reuse compiled classes too"
 
 
-def test_local_master_rebuilds_delta_state_in_few_tasks(tmp_path: Path):
-    conf = spark_conf(_settings_with_jars(tmp_path, SPARK_MASTER="local[2]"))
+@pytest.mark.parametrize("master", ["local[2]", "spark://10.0.0.5:7077"])
+def test_delta_state_is_rebuilt_in_few_tasks_locally_and_on_a_cluster(tmp_path: Path, master: str):
+    conf = spark_conf(_settings_with_jars(tmp_path, SPARK_MASTER=master))
     assert conf["spark.databricks.delta.snapshotPartitions"] == "2"
     # Well above the ~230 classes a silver run generates: the next run compiles them no more.
     assert int(conf["spark.sql.codegen.cache.maxEntries"]) >= 500
