@@ -7,17 +7,19 @@ VENV := .venv
 LS_VENV := .venv-localstack
 DASH_VENV := .venv-dashboard
 API_VENV := .venv-api
+MLFLOW_VENV := .venv-mlflow
 PY := $(VENV)/bin/python
 STACK := $(PY) -m ops.stack
 PYTEST_ARGS ?=
 
 # Stamp files make `make setup` idempotent: a step reruns only when its inputs change.
 SETUP_STAMPS := $(VENV)/.installed $(LS_VENV)/.installed $(DASH_VENV)/.installed $(API_VENV)/.installed \
+                $(MLFLOW_VENV)/.installed \
                 .cache/jars/.verified \
                 .cache/localstack/.kinesis-mock
 
 .PHONY: help setup system-packages up down status logs psql alerts clean live test test-unit test-integration \
-        lint format bench demo dashboard api lake-sql
+        lint format bench demo dashboard api lake-sql mlflow
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z_-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,6 +64,13 @@ $(API_VENV)/.installed: requirements/api.lock
 	@echo "installing the read API into its own environment $(API_VENV) (requirements/api.lock, hashes checked)"
 	@test -x $(API_VENV)/bin/python || $(PYTHON) -m venv $(API_VENV)
 	@$(API_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/api.lock
+	@touch $@
+
+# MLflow in its own environment: no mlflow 3.x resolves beside mage-ai 0.9.80's pins in the main one.
+$(MLFLOW_VENV)/.installed: requirements/mlflow.lock
+	@echo "installing MLflow into its own environment $(MLFLOW_VENV) (requirements/mlflow.lock, hashes checked)"
+	@test -x $(MLFLOW_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_VENV)
+	@$(MLFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/mlflow.lock
 	@touch $@
 
 .cache/jars/.verified: lakehouse/jars.py $(VENV)/.installed
@@ -151,9 +160,8 @@ dashboard: setup ## start only the dashboard (and PostgreSQL) on DASHBOARD_HOST:
 api: setup ## start only the read API (and PostgreSQL) on API_HOST:API_PORT, in the background; docs at /docs
 	@$(STACK) api
 
+mlflow: setup ## log the spooled gold fits, then MLflow's UI on 127.0.0.1:MLFLOW_PORT (foreground; Ctrl-C stops it)
+	@$(PY) -m lakehouse.model_tracking serve
+
 demo: up ## backfill 30 days, stream live while Mage's schedules run bronze -> silver -> gold, summarise
 	@$(PY) -m ops.demo
-
-.PHONY: screenshots
-screenshots: setup ## after make demo: every dashboard page as the demo logins into STACK_RUN_DIR/screenshots, two into docs/
-	@$(PY) -m tests.support.dashboard_screenshots

@@ -19,11 +19,17 @@ climatology and the largest reliability gap (probabilistic scorers); at alert bu
 from E - L to E - 1, overall and by cause. The forecast table compares gold's forecast, the
 seasonal naive one (same weekday a week before) and the oracle (expected demand) with the true
 demand 1-7 and 8-14 days ahead: WAPE, MASE (over seasonal naive), bias, and on promotion days.
+
+Each run is an MLflow run of the experiment alerts-bench (lakehouse.model_tracking): the model
+version it scored and its sizes as parameters, the headline figures as metrics, every figure as
+an artifact; `make mlflow` shows them beside the gold fits.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import time
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -32,7 +38,9 @@ from zoneinfo import ZoneInfo
 from bench import figure
 from evaluation import metrics, scoring
 from lakehouse.config import Settings
+from lakehouse.model_tracking import RunRecord, TrackingError, log_run, store_dir, sync_spool
 from producer.simulation import Simulation, SimulationConfig
+from spark_jobs.gold.stock_model import MODEL_VERSION
 
 DAYS = int(os.environ.get("BENCH_ALERTS_DAYS", "60"))
 WARMUP_DAYS = int(os.environ.get("BENCH_ALERTS_WARMUP_DAYS", "14"))
@@ -310,4 +318,68 @@ def run(settings: Settings) -> list[dict]:
         rows.append(figure(f"model probability >= {threshold:.1f}: recall", recall * 100, "%"))
     rows.append(figure("simulation and parsing time, per seed", mean["simulation seconds"], "s"))
     rows.append(figure("replay time, per seed", mean["replay seconds"], "s"))
+    track(settings, mean, per_seed, rows)
     return rows
+
+
+# MLflow metric name -> the bench's figure (mean of the seeds); MLflow names allow no "%".
+TRACKED = {
+    "model_AP": "model AP",
+    "oracle_AP": "oracle AP",
+    "fixed_rule_AP": "fixed_rule AP",
+    "model_recall_at_50pct_precision": "model recall at 50% precision",
+    "model_Brier": "model Brier",
+    "climatology_Brier": "climatology Brier",
+    "model_largest_reliability_gap": "model largest reliability gap",
+    "model_recall_at_last_review_10pct_budget": "model at 10% budget recall at last review",
+    "forecast_1-7_model_WAPE": "forecast 1-7 model WAPE",
+    "forecast_1-7_oracle_WAPE": "forecast 1-7 oracle WAPE",
+    "forecast_1-7_model_MASE": "forecast 1-7 model MASE",
+    "forecast_1-7_model_bias": "forecast 1-7 model bias",
+    "forecast_1-7_model_promotion_bias": "forecast 1-7 model promotion bias",
+    "forecast_8-14_model_WAPE": "forecast 8-14 model WAPE",
+    "forecast_8-14_model_MASE": "forecast 8-14 model MASE",
+}
+
+
+def track(
+    settings: Settings, mean: dict[str, float], per_seed: list[dict[str, float]], rows: list[dict]
+) -> None:
+    """Log this run to MLflow (experiment alerts-bench) with the model version it scored, and the
+    gold fits spooled since the last sync; a missing MLflow is reported, the figures still count."""
+    gold = settings.gold
+    metrics = {name: mean[figure_name] for name, figure_name in TRACKED.items()}
+    metrics["model_AP_over_oracle"] = mean["model AP"] / max(mean["oracle AP"], 1e-9)
+    metrics |= {
+        f"seed_{seed}_model_AP": found["model AP"] for seed, found in zip(SEEDS, per_seed, strict=True)
+    }
+    record = RunRecord(
+        experiment="alerts-bench",
+        run_name=f"alerts bench {MODEL_VERSION} seeds {' '.join(map(str, SEEDS))}",
+        params={
+            "model_version": MODEL_VERSION,
+            "seeds": " ".join(map(str, SEEDS)),
+            "stores": STORES,
+            "products": PRODUCTS,
+            "days": DAYS,
+            "warmup_days": WARMUP_DAYS,
+            "ewma_alpha": gold.ewma_alpha,
+            "demand_history_days": gold.demand_history_days,
+            "service_level": gold.service_level,
+            "alert_min_probability": gold.alert_min_probability,
+        },
+        metrics=metrics,
+        tags={"model_version": MODEL_VERSION},
+        artifacts={
+            "figures.json": json.dumps(rows, indent=1),
+            "per_seed.json": json.dumps(per_seed, indent=1),
+        },
+    )
+    directory = store_dir(settings)
+    try:
+        run_id = log_run(record, directory)
+        synced = sync_spool(directory)
+    except TrackingError as error:
+        print(f"alerts bench: not tracked in MLflow: {error}", file=sys.stderr)
+        return
+    print(f"alerts bench: MLflow run {run_id} (and {synced} spooled gold fit(s)) in {directory}", flush=True)

@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.config import GoldSettings, Settings
 from lakehouse.locks import own_stage
-from spark_jobs.gold import alerts, load
+from spark_jobs.gold import alerts, fit_tracking, load
 from spark_jobs.gold import stock_frames as frames
 from spark_jobs.gold import stock_model as model
 from spark_jobs.gold.dimensions import latest_stores, product_versions
@@ -458,6 +458,7 @@ def run_silver_to_gold(
             return NothingToLoad(config.schema, status, round(time.monotonic() - began, 1))
         built = build_frames(spark, settings, config, silver, run)
         result = load_frames(settings, config.schema, run, built)
+        fit_tracking.spool_fit(settings, config, run, result)  # MLflow record, never fails the load
         published = alerts.publish_pending(settings, config.schema) if publish else 0
     return GoldRun(
         schema=config.schema,
