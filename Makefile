@@ -165,3 +165,7 @@ mlflow: setup ## log the spooled gold fits, then MLflow's UI on 127.0.0.1:MLFLOW
 
 demo: up ## backfill 30 days, stream live while Mage's schedules run bronze -> silver -> gold, summarise
 	@$(PY) -m ops.demo
+
+.PHONY: screenshots
+screenshots: setup ## after make demo: every dashboard page as the demo logins into STACK_RUN_DIR/screenshots, two into docs/
+	@$(PY) -m tests.support.dashboard_screenshots
