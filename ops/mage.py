@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,8 +89,12 @@ def run_pipeline(
     settings: Settings | None = None,
     run_tests: bool = True,
     timeout: float = 1800,
+    environment: Mapping[str, str] | None = None,
 ) -> PipelineRun:
-    """`mage run mage_project <pipeline>`; with run_tests, a failing block test fails the run."""
+    """`mage run mage_project <pipeline>`; with run_tests, a failing block test fails the run.
+
+    `environment` adds variables for this run only (the fault suite's FAULT_AT, for example).
+    """
     settings = settings or load_settings()
     command = pipeline_command(pipeline, variables)
     if run_tests:
@@ -97,7 +102,7 @@ def run_pipeline(
     result = subprocess.run(
         command,
         cwd=REPO_ROOT,
-        env=mage_environment(settings),
+        env={**mage_environment(settings), **(environment or {})},
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -7,26 +7,25 @@ the stockouts the ground truth records after it.
 
 from __future__ import annotations
 
-import json
 import os
-import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 
-from ingestion.bronze_format import raw_payload
-from ingestion.checkpoints import CheckpointStore
-from ingestion.drain import bronze_lines
 from lakehouse.config import Settings
 from lakehouse.db import connect
 from ops.mage import run_pipeline
 from producer import KinesisSink, Simulation, SimulationConfig
 from spark_jobs.gold.alerts import latest_alerts
-from spark_jobs.gold.migrate import migrate
-from spark_jobs.session import s3a_uri
-from spark_jobs.silver.tables import QUARANTINE, table_path
+from tests.support.lake_checks import (
+    assert_bronze_holds_each_event_once,
+    assert_silver_accounts_for_bronze,
+    gold_revenue,
+    silver_revenue,
+    truth_revenue,
+)
+from tests.support.pipeline_lake import pipeline_lake
 
 pytestmark = pytest.mark.e2e
 
@@ -43,57 +42,19 @@ EXPECTED_REASONS = {
     "unknown_sku": {"unknown_sku"},
     "duplicate_event_id": {"duplicate_event_id"},
 }
-SILVER_EVENT_TABLES = (
-    "sales_lines",
-    "deliveries",
-    "stock_counts",
-    "stores",
-    "products",
-    "purchase_orders",
-    "promotions",
-)
 
 
 @pytest.fixture(scope="module")
 def e2e(own_lake, postgres: Settings):
     """Settings with names of their own: stream, buckets, topic, queue and gold schema."""
-    name = f"e2e{uuid.uuid4().hex[:8]}"
-    settings = own_lake(name)
-    previous_schema = os.environ.get("GOLD_SCHEMA")
-    os.environ["GOLD_SCHEMA"] = f"gold_{name}"  # Mage's blocks inherit it through run_pipeline
-    migrate(settings, f"gold_{name}", log=lambda message: None)  # as the owner: the pipeline only checks
-    yield settings
-    if previous_schema is None:
-        os.environ.pop("GOLD_SCHEMA", None)
-    else:
-        os.environ["GOLD_SCHEMA"] = previous_schema
-    with CheckpointStore(settings, name) as store:
-        store.reset()
-    with connect(settings, owner=True) as connection, connection.cursor() as cursor:
-        cursor.execute(f'drop schema if exists "gold_{name}" cascade')
+    with pipeline_lake(own_lake, "e2e") as settings:
+        yield settings
 
 
 def run_all_stages(settings: Settings) -> None:
     for pipeline in ("kinesis_to_bronze", "bronze_to_silver", "silver_to_gold"):
         run = run_pipeline(pipeline, settings=settings)
         assert run.succeeded, f"{pipeline} failed:\n{run.output[-4000:]}"
-
-
-def line_revenue(line: dict) -> Decimal:
-    return line["quantity"] * Decimal(line["unit_price"]) - Decimal(line["discount"])
-
-
-def truth_revenue(events) -> dict[tuple[str, str], Decimal]:
-    """Revenue per store and day of every valid sale the producer sent (late ones included)."""
-    revenue: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for event in events:
-        if event.event_type != "sale" or event.bad_class not in (None, "late_event"):
-            continue
-        document = json.loads(event.payload)
-        day = document["event_time"][:10]
-        for line in document["lines"]:
-            revenue[(document["store_id"], day)] += line_revenue(line)
-    return dict(revenue)
 
 
 def test_events_flow_through_every_layer_and_alerts_precede_stockouts(e2e: Settings, spark):
@@ -125,20 +86,8 @@ def test_events_flow_through_every_layer_and_alerts_precede_stockouts(e2e: Setti
     assert delivery.events_failed == 0
     run_all_stages(e2e)
 
-    # Produced = bronze.
-    lines = bronze_lines(e2e)
-    assert len(lines) == len(events)
-    assert Counter(raw_payload(line) for line in lines) == Counter(event.payload for event in events)
-
-    # Bronze = silver + quarantine.
-    silver_root = s3a_uri(e2e.silver_bucket)
-    read = spark.read.format("delta")
-    accepted = sum(
-        read.load(table_path(silver_root, table)).select("event_id").distinct().count()
-        for table in SILVER_EVENT_TABLES
-    )
-    quarantine = read.load(table_path(silver_root, QUARANTINE))
-    assert accepted + quarantine.count() == len(lines)
+    lines = assert_bronze_holds_each_event_once(e2e, events)
+    quarantine = assert_silver_accounts_for_bronze(spark, e2e, len(lines))
 
     # Every injected defect is quarantined with the right reason; late events are not.
     quarantined = quarantine.select("event_id", "reason", "payload").collect()
@@ -160,23 +109,8 @@ def test_events_flow_through_every_layer_and_alerts_precede_stockouts(e2e: Setti
 
     # Revenue per store-day: producer truth = silver = gold.
     expected_revenue = truth_revenue(events)
-    silver_revenue = {
-        (row["store_id"], str(row["day"])): row["revenue"]
-        for row in read.load(table_path(silver_root, "sales_lines"))
-        .selectExpr("store_id", "to_date(event_time) as day", "quantity * unit_price - discount as revenue")
-        .groupBy("store_id", "day")
-        .agg({"revenue": "sum"})
-        .withColumnRenamed("sum(revenue)", "revenue")
-        .collect()
-    }
-    with connect(e2e) as connection, connection.cursor() as cursor:
-        cursor.execute(
-            f"select store_id, to_char(to_date(date_key::text, 'YYYYMMDD'), 'YYYY-MM-DD'), revenue "
-            f'from "{gold_schema}".agg_sales_store_daily'
-        )
-        gold_revenue = {(store, day): revenue for store, day, revenue in cursor.fetchall()}
-    assert silver_revenue == expected_revenue
-    assert gold_revenue == expected_revenue
+    assert silver_revenue(spark, e2e) == expected_revenue
+    assert gold_revenue(e2e, gold_schema) == expected_revenue
 
     # An alert was open before a stockout that really happened after the first pass.
     later_stockouts = {(s.store_id, s.sku) for s in truth.stockouts if s.empty_since_ms >= split_ms}
