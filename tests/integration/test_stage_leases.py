@@ -3,8 +3,8 @@
 The first holder's lock session is ended with pg_terminate_backend (what a PostgreSQL restart or
 a dropped connection does to it); a second holder then takes the stage, and every later write
 of the first (its check before a Delta commit, its check inside a gold load's transaction, a
-real MERGE into a silver table on S3) is refused with a message that says what happened. Silver's maintenance (OPTIMIZE, VACUUM) is
-held to silver's stage the same way.
+real MERGE into a silver table on S3) is refused with a message that says what happened.
+Silver's maintenance (OPTIMIZE, VACUUM) is held to silver's stage the same way.
 """
 
 from __future__ import annotations
