@@ -19,7 +19,7 @@ SETUP_STAMPS := $(VENV)/.installed $(LS_VENV)/.installed $(DASH_VENV)/.installed
                 .cache/localstack/.kinesis-mock
 
 .PHONY: help setup system-packages up down status logs psql alerts clean live test test-unit test-integration \
-        lint format bench demo dashboard api lake-sql mlflow
+        lint format bench demo dashboard api lake-sql mlflow held replay-held
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z_-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -153,6 +153,12 @@ live: up ## run the pos_live pipeline in the foreground: Kinesis -> gold continu
 
 lake-sql: setup ## Spark SQL over the lake: silver's tables and bronze by name (-e via ARGS='-e "select ..."')
 	@$(PY) -m ops.lake_sql $(ARGS)
+
+held: setup ## bronze objects silver holds back after a failed critical quality gate, and why
+	@$(PY) -m spark_jobs.silver.held list $(ARGS)
+
+replay-held: setup ## after a fix, run the held bronze objects through silver again (ARGS='--key <key>' for one)
+	@$(PY) -m spark_jobs.silver.held replay $(ARGS)
 
 dashboard: setup ## start only the dashboard (and PostgreSQL) on DASHBOARD_HOST:DASHBOARD_PORT, in the background
 	@$(STACK) dashboard

@@ -46,6 +46,10 @@ def load_new_bronze_into_silver(*args, **kwargs) -> dict:
     print(f"silver: {summary}")
     for warning in summary.quality.get("warnings", []):
         print(f"silver quality warning: {warning}")
+    for key in summary.held_objects:  # a failed critical gate holds its batch (spark_jobs/silver/held.py)
+        print(f"silver held {key}: {summary.held_reason}; replay after a fix: make replay-held")
+    for key, why in summary.dead_letters.items():
+        print(f"silver dead letter {key}: {why}")
     return summary.as_dict()
 
 

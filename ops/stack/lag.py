@@ -14,6 +14,7 @@ from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.db import connect
 from lakehouse.mage_api import MageApi
+from spark_jobs.silver import held
 
 PIPELINES = ("kinesis_to_bronze", "bronze_to_silver", "silver_to_gold")
 
@@ -155,6 +156,7 @@ PROBES: dict[str, Callable[[Settings], str]] = {
     "kinesis backlog": kinesis_backlog,
     "last success": last_successful_runs,
     "bronze": newest_bronze_object,
+    "silver held": held.status_line,  # objects a failed quality gate holds back
     "gold": newest_in_gold,
 }
 

@@ -27,7 +27,7 @@ from lakehouse.config import Settings, SilverSettings
 from lakehouse.locks import own_stage
 from lakehouse.resources import ensure_bucket
 from spark_jobs.session import s3a_uri
-from spark_jobs.silver import bronze_log, dead_letter, quality
+from spark_jobs.silver import bronze_log, dead_letter, held, quality
 from spark_jobs.silver.frames import materialise, release
 from spark_jobs.silver.parse import parse_bronze_lines, parse_events, split_lines
 from spark_jobs.silver.tables import (
@@ -93,6 +93,9 @@ class SilverRunSummary:
     quality: dict = field(default_factory=dict)
     phase_seconds: dict[str, float] = field(default_factory=dict)
     dead_letters: dict[str, str] = field(default_factory=dict)  # bronze key -> why it is unreadable
+    # Objects of a batch that failed a critical expectation, held back (held.py), and why.
+    held_objects: list[str] = field(default_factory=list)
+    held_reason: str | None = None
 
     def as_dict(self) -> dict:
         """Plain data for Mage, which passes block outputs between processes."""
@@ -115,6 +118,8 @@ class BatchResult:
     quality: dict
     phase_seconds: dict[str, float]
     dead_letters: dict[str, str] = field(default_factory=dict)
+    held_objects: list[str] = field(default_factory=list)
+    held_reason: str | None = None
 
 
 def read_bronze_objects(spark: SparkSession, bronze_root: str, keys: Sequence[str]) -> DataFrame:
@@ -276,7 +281,6 @@ def _quality_gate(
     )
     report = quality.run_suites({name: rows[name] for name in rows if counts[name]}, checks, run_id, counts)
     quality.record_results(spark, silver_root, report, started)
-    quality.enforce(report, table_path(silver_root, quality.QUALITY_RESULTS))
     return report
 
 
@@ -309,8 +313,14 @@ def process_objects(
     options: SilverSettings,
     suites: Mapping[str, Sequence[quality.Check]] | None = None,
     run_id: str | None = None,
+    settings: Settings | None = None,
 ) -> BatchResult:
-    """Classify, gate, write and log the given bronze objects; the tables must exist."""
+    """Classify, gate, write and log the given bronze objects; the tables must exist.
+
+    With `settings`, a batch that fails a critical expectation is held (held.py): nothing is
+    written, its objects are recorded as held, and the result names them. Without, the
+    failure raises QualityGateError.
+    """
     run_id = run_id or f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     started = datetime.now(UTC)
     now = F.lit(started).cast("timestamp")
@@ -333,6 +343,28 @@ def process_objects(
             spark, silver_root, rows, counts, suites or quality.SUITES, options, lines, run_id, started
         )
         watch.lap("quality")
+        if report.critical_failures and settings is not None:
+            reason = "; ".join(report.summary()["critical_failed"])
+            held.hold(settings, stream, [(item.key, item.size) for item in objects], run_id, reason)
+            log.warning(
+                "bronze_to_silver: held %d bronze object(s) of run %s: %s", len(objects), run_id, reason
+            )
+            return BatchResult(
+                run_id=run_id,
+                objects=len(objects),
+                bronze_lines=lines,
+                accepted_events=accepted,
+                quarantined=quarantined,
+                reconciliation_holds=True,
+                silver_rows={},
+                inserted_rows={},
+                quarantine_by_reason={},
+                quality=report.summary(),
+                phase_seconds=watch.phases,
+                held_objects=[item.key for item in objects],
+                held_reason=reason,
+            )
+        quality.enforce(report, table_path(silver_root, quality.QUALITY_RESULTS))
         inserted = _write_tables(spark, silver_root, rows, counts, batch)
         if letters:
             dead_letter.record_dead_letters(spark, silver_root, letters, stream, run_id, started)
@@ -340,6 +372,8 @@ def process_objects(
         # Dead-lettered objects are logged too (zero lines), so no later run takes them again.
         entries = _object_entries(classified, sizes, stream, run_id, now)
         bronze_log.record_processed(spark, silver_root, entries)
+        if settings is not None:
+            held.settle(settings, stream, [item.key for item in objects], run_id)
         watch.lap("write")
         by_reason = {
             row["reason"]: row["count"] for row in rows[QUARANTINE].groupBy("reason").count().collect()
@@ -362,6 +396,26 @@ def process_objects(
         phase_seconds=watch.phases,
         dead_letters={item.bronze_key: f"{item.reason}: {item.detail}" for item in letters},
     )
+
+
+def _pick_objects(
+    spark: SparkSession,
+    settings: Settings,
+    silver_root: str,
+    bronze_bucket: str,
+    stream: str,
+    options: SilverSettings,
+) -> tuple[list[bronze_log.BronzeObject], int]:
+    """The bronze log's new objects without the held ones, with those to replay (held.py)."""
+    listed, _ = bronze_log.new_objects(
+        spark, settings, silver_root, bronze_bucket, stream, options.lookback_hours
+    )
+    chosen, waiting = held.split_pending(
+        [(item.key, item.size) for item in listed],
+        held.open_objects(settings, stream),
+        options.max_objects_per_run or None,
+    )
+    return [bronze_log.BronzeObject(key, size) for key, size in chosen], waiting
 
 
 def run_bronze_to_silver(
@@ -394,18 +448,19 @@ def run_bronze_to_silver(
             ensure_bucket(settings, silver_bucket)
             ensure_tables(spark, silver_root)
             bronze_log.ensure_log(spark, silver_root)
-        objects, waiting = bronze_log.new_objects(
-            spark,
-            settings,
-            silver_root,
-            bronze_bucket,
-            stream,
-            options.lookback_hours,
-            options.max_objects_per_run or None,
-        )
+        objects, waiting = _pick_objects(spark, settings, silver_root, bronze_bucket, stream, options)
         if objects:
             batch = asdict(
-                process_objects(spark, s3a_uri(bronze_bucket), silver_root, objects, stream, options, suites)
+                process_objects(
+                    spark,
+                    s3a_uri(bronze_bucket),
+                    silver_root,
+                    objects,
+                    stream,
+                    options,
+                    suites,
+                    settings=settings,
+                )
             )
         else:
             batch = {

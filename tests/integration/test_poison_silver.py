@@ -1,7 +1,8 @@
 """Poison bronze objects through the real silver job, Spark, Delta and LocalStack S3 (issue 16).
 
 A corrupt gzip object goes to the dead-letter table with its reason, is logged so that no run
-takes it again, and the objects beside it are processed as usual.
+takes it again, and the objects beside it are processed as usual. A batch failing a critical
+quality gate holds its own objects only; later objects flow on; a replay after the fix takes it.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from lakehouse.aws import client
 from lakehouse.config import Settings, SilverSettings
 from lakehouse.resources import ensure_bucket
 from spark_jobs.session import s3a_uri
-from spark_jobs.silver import bronze_log
+from spark_jobs.silver import bronze_log, held
 from spark_jobs.silver.dead_letter import CORRUPT_OBJECT, DEAD_LETTER
 from spark_jobs.silver.job import SilverRunSummary, run_bronze_to_silver
+from spark_jobs.silver.quality import QUALITY_RESULTS, SUITES, Check
 from spark_jobs.silver.tables import table_path
 from tests.support import sample_events as se
 
@@ -41,8 +43,8 @@ def lake(localstack: Settings, unique_name: str) -> dict:
     return names
 
 
-def put(settings: Settings, bucket: str, events: list, first_sequence: int) -> str:
-    made = se.bronze_object(events, first_sequence=first_sequence)
+def put(settings: Settings, bucket: str, events: list, first_sequence: int, stream: str = STREAM) -> str:
+    made = se.bronze_object(events, first_sequence=first_sequence, stream=stream)
     client("s3", settings).put_object(Bucket=bucket, Key=made.key, Body=made.body)
     return made.key
 
@@ -87,4 +89,46 @@ def test_a_corrupt_gzip_object_is_dead_lettered_and_the_run_goes_on(spark, local
 
     # Logged, so the next run takes none of them again; the empty object is no dead letter.
     assert bronze_log.logged_keys(spark, root, STREAM, None)[0] == {first, truncated, not_gzip, empty, last}
+    assert run(spark, localstack, lake).objects == 0
+
+
+def test_a_batch_failing_a_critical_gate_is_held_later_objects_flow_and_replay_takes_it(
+    spark, localstack: Settings, lake: dict
+):
+    # Held objects are kept per stream, as Kinesis checkpoints are: a stream of this test's own.
+    stream = f"held-{lake['bronze_bucket']}"
+    lake = {**lake, "stream": stream}
+    bucket, root = lake["bronze_bucket"], s3a_uri(lake["silver_bucket"])
+    first = put(localstack, bucket, [*REFERENCE, SALES[0]], first_sequence=1, stream=stream)
+    strict = dict(SUITES)
+    strict["sales_lines"] = (
+        Check("expect_column_values_to_be_between", {"column": "quantity", "max_value": 1}),
+    )
+
+    held_run = run(spark, localstack, lake, suites=strict)
+
+    assert held_run.held_objects == [first]
+    assert "sales_lines: expect_column_values_to_be_between(column=quantity, max_value=1)" in (
+        held_run.held_reason
+    )
+    assert spark.read.format("delta").load(table_path(root, "sales_lines")).count() == 0
+    assert bronze_log.logged_keys(spark, root, stream, None)[0] == set()
+    results = spark.read.format("delta").load(table_path(root, QUALITY_RESULTS))
+    assert results.where("not success and severity = 'critical'").count() == 1
+    assert [(item.bronze_key, item.status) for item in held.open_objects(localstack, stream)] == [
+        (first, held.HELD)
+    ]
+    assert first in held.status_line(localstack)
+
+    # Later objects flow on with the gate as it is: the held object is not taken again.
+    later = put(localstack, bucket, [se.store_event("S002")], first_sequence=10, stream=stream)
+    flowed = run(spark, localstack, lake, suites=strict)
+    assert (flowed.objects, flowed.held_objects) == (1, [])
+    assert bronze_log.logged_keys(spark, root, stream, None)[0] == {later}
+
+    # After the fix (the suites as shipped), one replay takes the held object and settles it.
+    assert held.request_replay(localstack, stream) == 1
+    replayed = run(spark, localstack, lake)
+    assert (replayed.objects, replayed.inserted_rows["sales_lines"]) == (1, 1)
+    assert held.open_objects(localstack, stream) == []
     assert run(spark, localstack, lake).objects == 0
