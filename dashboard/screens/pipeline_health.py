@@ -1,5 +1,6 @@
 """Pipeline health: per layer the newest event and how far behind it is, the last Mage runs,
-gold's loads, quarantined lines by reason over time with samples, and silver's quality gate.
+gold's loads, bronze objects silver holds back, quarantined lines by reason over time with
+samples, and silver's quality gate.
 
 Analysts only: bronze, silver and Mage know no PostgreSQL login, and quarantined payloads hold
 every store's raw events.
@@ -86,8 +87,19 @@ def render(gold: Gold, role: Role, stores: list[str]) -> None:
         table("Last Mage runs of each pipeline", runs)
     table("Gold's last loads", loads)
 
+    _held(gold)
     _quarantine(settings)
     _quality(settings)
+
+
+def _held(gold: Gold) -> None:
+    held = gold.read("held_objects")
+    table(
+        f"Held bronze objects: {len(held)}",
+        held,
+        "Objects whose batch failed a critical quality gate: silver skips them so later objects flow "
+        "on. `make held` lists them, `make replay-held` takes them again once the cause is fixed.",
+    )
 
 
 def _quarantine(settings) -> None:

@@ -107,6 +107,16 @@ def test_a_store_manager_sees_only_their_stores_on_every_page(page: str):
         assert "for analysts" in app.info[0].value
 
 
+def test_pipeline_health_lists_held_bronze_objects_to_analysts():
+    app = _open(_signed_in(ANALYST), "Pipeline health")
+    held = [frame.value for frame in app.dataframe if "bronze_key" in frame.value.columns]
+    assert held, [subheader.value for subheader in app.subheader]
+    row = held[0][held[0]["bronze_key"] == os.environ["DASHBOARD_TEST_HELD_KEY"]]
+    assert len(row) == 1
+    assert row.iloc[0]["status"] == "held" and "event_id" in row.iloc[0]["reason"]
+    assert row.iloc[0]["held_at"] is not None
+
+
 def test_every_chart_has_its_numbers_as_a_table_and_a_csv():
     app = _open(_signed_in(ANALYST), "Store performance")
     assert len(app.get("download_button")) >= 3
