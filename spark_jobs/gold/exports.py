@@ -124,7 +124,7 @@ def demand(mean: float, dispersion: float | None):
 
 
 def store_rows(rows: Iterable[tuple]) -> list[ForecastRow]:
-    """Gold's forecast rows of one store (forecast_export.sql, ordered by SKU and day) as file rows."""
+    """Gold's forecast rows of one store (queries/exports/forecast.sql, by SKU and day) as file rows."""
     found: list[ForecastRow] = []
     cumulative: dict[str, float] = defaultdict(float)
     for store_id, sku, day, units, position, dispersion, order, _ in rows:
@@ -230,7 +230,7 @@ def export_forecasts(
     schema = schema or settings.gold.schema
     bucket = settings.files.exports_bucket
     with connect(settings) as connection, connection.cursor() as cursor:
-        cursor.execute(gold_sql("queries/forecast_export", schema))
+        cursor.execute(gold_sql("queries/exports/forecast", schema))
         fetched = cursor.fetchall()
     by_store: dict[str, list[tuple]] = defaultdict(list)
     for row in fetched:

@@ -1,6 +1,6 @@
--- forecast_export: what the forecast files hold (spark_jobs/gold/exports.py).
--- One row per store, SKU and forecast day of the latest load: the day's mean forecast, and the
+-- What the forecast files hold (spark_jobs/gold/exports.py): the day's mean forecast, and the
 -- store-SKU figures the files derive the interval, the stockout probability and the order from.
+-- Grain: one row per store, SKU and forecast day of the latest load.
 with
 
 forecast as (
