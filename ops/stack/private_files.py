@@ -12,6 +12,7 @@ when missing, sets it to 0600 and fills every empty secret with a generated pass
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -79,12 +80,18 @@ def secure_run_dir(run_dir: Path) -> None:
         (run_dir / name).chmod(0o711)
     for root, folders, files in os.walk(run_dir):
         for name in folders + files:
-            path = Path(root, name)
-            if path.is_symlink() or (path.is_dir() and path.relative_to(run_dir).as_posix() in TRAVERSABLE):
-                continue
-            mode = path.lstat().st_mode
-            if mode & (GROUP_OTHER_READ | stat.S_IXGRP | stat.S_IXOTH):
-                path.chmod(stat.S_IMODE(mode) & 0o700)
+            # A running service (PostgreSQL's temporary files, a Spark spill) may remove what the
+            # walk just listed: then nothing is left to protect.
+            with contextlib.suppress(FileNotFoundError):
+                _take_group_and_other_access(Path(root, name), run_dir)
+
+
+def _take_group_and_other_access(path: Path, run_dir: Path) -> None:
+    if path.is_symlink() or (path.is_dir() and path.relative_to(run_dir).as_posix() in TRAVERSABLE):
+        return
+    mode = path.lstat().st_mode
+    if mode & (GROUP_OTHER_READ | stat.S_IXGRP | stat.S_IXOTH):
+        path.chmod(stat.S_IMODE(mode) & 0o700)
 
 
 def readable_by_others(paths: list[Path]) -> list[str]:
