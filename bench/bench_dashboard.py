@@ -61,7 +61,6 @@ PAGE_QUERIES: dict[str, list[tuple[str, dict]]] = {
     "Pipeline health": [("gold_loads", {"top": 20})],
 }
 STATEMENT_TIMEOUT_MS = 30_000
-JIT_OFF = "select set_config('jit', 'off', true)"  # as dashboard/gold.py reads
 
 
 def _percentile(timings: list[float], fraction: float) -> float:
@@ -76,8 +75,6 @@ def _load_ms(settings: Settings, viewer: Viewer, schema: str, queries: list[tupl
     with viewer_connection(settings, viewer, "bench-dashboard") as connection:
         for name, parameters in queries:
             with read_only(connection, viewer, schema, STATEMENT_TIMEOUT_MS) as transaction:
-                with connection.cursor() as cursor:
-                    cursor.execute(JIT_OFF)
                 transaction.rows("dashboard", name, parameters)
     return (time.perf_counter() - began) * 1000
 

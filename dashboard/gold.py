@@ -74,15 +74,8 @@ class Gold:
             return nullcontext(self._shared)
         return viewer_connection(self.settings, self.viewer, APPLICATION_NAME)
 
-    @contextmanager
     def _read_only(self, connection):
-        """A read-only transaction without PostgreSQL's JIT compilation: on the 5M-line bench gold
-        the planner's (over)estimates of the 28-day views set it off, and compiling took 0.7-10 s
-        of queries that run in 0.5-1 s without it."""
-        with read_only(connection, self.viewer, self.schema, self.timeout_ms) as transaction:
-            with connection.cursor() as cursor:
-                cursor.execute("select set_config('jit', 'off', true)")
-            yield transaction
+        return read_only(connection, self.viewer, self.schema, self.timeout_ms)
 
     def read(self, name: str, **parameters: Any) -> pd.DataFrame:
         """Rows of the query file `name` as a DataFrame, in a read-only transaction."""
