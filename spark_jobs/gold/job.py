@@ -2,7 +2,8 @@
 
 What one run does, one function each:
 
-1. `plan_window` reads the silver tables (`silver_contract`); the data clock `as_of` is the
+1. `plan_window` reads the silver tables (`silver_contract`) as far as silver's completed runs
+   go (`completed_through`: a run commits its tables one by one); the data clock `as_of` is the
    newest event; after the first load only the rows silver stored since the last one (by
    `loaded_at`, the load's watermark) are scanned for it, so the cost does not grow with
    history. It picks the window of event days to (re)read: everything on the first run (or
@@ -37,6 +38,7 @@ from spark_jobs.gold import stock_frames as frames
 from spark_jobs.gold import stock_model as model
 from spark_jobs.gold.dimensions import latest_stores, product_versions
 from spark_jobs.gold.silver_contract import (
+    BRONZE_LOG,
     DELIVERIES,
     PRODUCTS,
     PROMOTIONS,
@@ -45,6 +47,7 @@ from spark_jobs.gold.silver_contract import (
     STOCK_COUNTS,
     STORES,
     read_silver_table,
+    silver_table_path,
 )
 from spark_jobs.gold.staging import (
     DIM_PRODUCT,
@@ -59,6 +62,8 @@ from spark_jobs.gold.staging import (
 )
 
 _KEY = ["store_id", "sku"]
+# `completed_through` of a silver whose log holds no completed run: nothing stamped counts yet.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # How far back purchase orders are read for the open ones: longer than any lead time and delay.
 ORDER_LOOKBACK_DAYS = 35
 
@@ -283,15 +288,52 @@ class SilverFrames:
     promotions: DataFrame
 
 
-def read_silver(spark: SparkSession, bucket: str) -> SilverFrames:
+def completed_through(spark: SparkSession, bucket: str) -> datetime | None:
+    """When silver's newest completed run began: every silver row loaded at or before it is final.
+
+    The rule. A silver run stamps every row it writes, in every table, with the time it began
+    (`loaded_at`), commits its tables one by one, and writes its bronze log records last, stamped
+    with the same time (`processed_at`). Runs hold silver's stage one at a time (lakehouse/locks.py),
+    so every run that began at or before the newest logged time T has ended, and no row with a
+    `loaded_at` up to T will ever be added. A row loaded after T belongs to a run still writing,
+    whose other tables may not be committed yet, or to a run cut short before its log (a crash):
+    its rows stay in silver, and the rerun of its objects matches them instead of inserting them
+    again. Gold leaves such rows out until a completed run's log passes them; the rerun began
+    after the cut-short run, so its log does, and they are read then, with the rerun's own rows.
+
+    EPOCH when silver has a log but no completed run yet; None when silver has no log at all (a
+    silver made without its job, as test fixtures and benchmarks make): then every row counts.
+    """
+    from delta.tables import DeltaTable
+
+    path = silver_table_path(bucket, BRONZE_LOG)
+    if not DeltaTable.isDeltaTable(spark, path):
+        return None
+    log = read_silver_table(spark, bucket, BRONZE_LOG)
+    newest = log.agg(F.max(F.col("processed_at").cast("double")).alias("newest")).first()["newest"]
+    return _epoch_to_utc(newest) if newest is not None else EPOCH
+
+
+def _through(frame: DataFrame, through: datetime | None) -> DataFrame:
+    """The rows of completed silver runs (`completed_through`); rows without loaded_at predate it."""
+    if through is None:
+        return frame
+    return frame.where(F.col("loaded_at").isNull() | (F.col("loaded_at") <= F.lit(through)))
+
+
+def read_silver(spark: SparkSession, bucket: str, through: datetime | None = None) -> SilverFrames:
+    """Silver's tables as gold reads them: the event tables up to `through` (`completed_through`).
+
+    Stores and products are read whole: a run's reference rows are final before its events are.
+    """
     return SilverFrames(
-        sales=read_silver_table(spark, bucket, SALES_LINES),
-        deliveries=read_silver_table(spark, bucket, DELIVERIES),
-        counts=read_silver_table(spark, bucket, STOCK_COUNTS),
+        sales=_through(read_silver_table(spark, bucket, SALES_LINES), through),
+        deliveries=_through(read_silver_table(spark, bucket, DELIVERIES), through),
+        counts=_through(read_silver_table(spark, bucket, STOCK_COUNTS), through),
         products=read_silver_table(spark, bucket, PRODUCTS),
         stores=read_silver_table(spark, bucket, STORES),
-        purchase_orders=read_silver_table(spark, bucket, PURCHASE_ORDERS),
-        promotions=read_silver_table(spark, bucket, PROMOTIONS),
+        purchase_orders=_through(read_silver_table(spark, bucket, PURCHASE_ORDERS), through),
+        promotions=_through(read_silver_table(spark, bucket, PROMOTIONS), through),
     )
 
 
@@ -451,7 +493,8 @@ def run_silver_to_gold(
     began, started_at = time.monotonic(), datetime.now(UTC)
     config = (config or settings.gold).with_schema(schema)
     with own_stage(settings, load.GOLD_STAGE, config.schema):  # the load proves it (lakehouse/locks.py)
-        silver = read_silver(spark, silver_bucket or settings.silver_bucket)
+        bucket = silver_bucket or settings.silver_bucket
+        silver = read_silver(spark, bucket, completed_through(spark, bucket))
         run = plan_window(settings, config, silver, full=full, started_at=started_at)
         if run is None:
             status = "silver has no sales, deliveries or stock counts yet"

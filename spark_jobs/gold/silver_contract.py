@@ -166,6 +166,13 @@ PROMOTIONS = SilverTable(
 
 TABLES: tuple[SilverTable, ...] = (SALES_LINES, DELIVERIES, STOCK_COUNTS, STORES, PRODUCTS)
 
+# Silver's log of processed bronze objects, written after a run's tables: one record per object,
+# stamped with the time its run began (the `loaded_at` of every row the run wrote).
+BRONZE_LOG = SilverTable(
+    "_meta/bronze_log",
+    (_c("run_id", StringType()), _c("processed_at", TimestampType())),
+)
+
 
 class SilverContractError(RuntimeError):
     """A silver table lacks a column gold needs; the message names the table and the columns."""
