@@ -23,51 +23,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import threading
 from datetime import UTC, date, datetime, timedelta
 
 from bench import figure
-from bench.private_stack import PrivateStack, private_stack
+from bench.live_stack import CATCH_UP_SECONDS, live_stack
 from lakehouse.aws import client
 from lakehouse.config import Settings
 from lakehouse.db import connect
-from lakehouse.resources import ensure_resources
-from ops.demo import FIRST_PASS, send, wait_for_gold
-from ops.mage import start_pipeline, stop_pipeline, wait_for_log_line
-from ops.stack import process
+from ops.demo import send, wait_for_gold
 from producer.simulation import LIVE, SimulationConfig
 
 PATH = os.environ.get("BENCH_FRESHNESS_PATH", "live")
 LIVE_SECONDS = float(os.environ.get("BENCH_FRESHNESS_SECONDS", "180"))
 RATE = float(os.environ.get("BENCH_FRESHNESS_RATE", "5"))
 BACKFILL_DAYS = int(os.environ.get("BENCH_FRESHNESS_BACKFILL_DAYS", "14"))
-CATCH_UP_SECONDS = 1800
-
-
-class MemorySampler(threading.Thread):
-    """Samples the stack's resident memory until stopped; keeps the peak of the total."""
-
-    def __init__(self, stack: PrivateStack, interval: float = 2.0) -> None:
-        super().__init__(daemon=True)
-        self.stack, self.interval = stack, interval
-        self.extra_pids: dict[str, int] = {}  # processes started beside the stack (pos_live)
-        self.peak_total = 0
-        self.peak_by_component: dict[str, int] = {}
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            sizes = self.stack.resident_bytes()
-            for name, pid in self.extra_pids.items():
-                sizes[name] = process.tree_rss_bytes(pid)
-            self.peak_total = max(self.peak_total, sum(sizes.values()))
-            for name, size in sizes.items():
-                self.peak_by_component[name] = max(self.peak_by_component.get(name, 0), size)
-            self._stop_event.wait(self.interval)
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join()
 
 
 def gold_freshness(settings: Settings, since: datetime) -> tuple[int, float, float]:
@@ -132,45 +101,28 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def run(settings: Settings) -> list[dict]:
-    with private_stack(settings) as stack:
-        private = stack.settings
-        ensure_resources(private)
-        sampler = MemorySampler(stack)
-        sampler.start()
-        streaming = None
-        try:
-            first_day = date.today() - timedelta(days=BACKFILL_DAYS + 1)
-            backfill = SimulationConfig(
-                seed=11, stores=4, products=100, days=BACKFILL_DAYS, start_date=first_day
-            )
-            _, newest = send(private, backfill, "backfill")
-            if not wait_for_gold(private, newest, CATCH_UP_SECONDS):
-                raise RuntimeError("gold did not catch up with the backfill; see the private Mage's runs")
-            if PATH == "live":
-                log_path = private.stack_run_dir / "pos_live.log"
-                streaming = start_pipeline("pos_live", private, log_path)
-                sampler.extra_pids["pos_live"] = streaming.pid
-                wait_for_log_line(log_path, streaming, FIRST_PASS, timeout=900)
-            live_began = datetime.now(UTC)
-            live = dataclasses.replace(backfill, mode=LIVE, rate=RATE, duration_seconds=LIVE_SECONDS)
-            _, newest = send(private, live, "live")
-            if not wait_for_gold(private, newest, CATCH_UP_SECONDS):
-                raise RuntimeError("gold did not catch up with the live phase; see the private Mage's runs")
-        finally:
-            sampler.stop()
-            if streaming is not None:
-                stop_pipeline(streaming)
+    first_day = date.today() - timedelta(days=BACKFILL_DAYS + 1)
+    backfill = SimulationConfig(seed=11, stores=4, products=100, days=BACKFILL_DAYS, start_date=first_day)
+    with live_stack(settings, backfill, with_pos_live=PATH == "live") as live:
+        private = live.settings
+        live_began = datetime.now(UTC)
+        stream = dataclasses.replace(backfill, mode=LIVE, rate=RATE, duration_seconds=LIVE_SECONDS)
+        _, newest = send(private, stream, "live")
+        if not wait_for_gold(private, newest, CATCH_UP_SECONDS):
+            raise RuntimeError("gold did not catch up with the live phase; see the private Mage's runs")
+        live.stop()
         lines, p50, p95 = gold_freshness(private, live_began)
         alerts = alert_latencies(private, live_began)
+        sampler = live.sampler
     figures = [
         figure(f"live sale lines measured ({PATH} path)", lines, "lines"),
         figure("event to gold, p50", p50, "s"),
-        figure("event to gold, p95", p95, "s", "<= 60"),
+        figure("event to gold, p95", p95, "s", "<= 30"),
         figure("alerts raised during the live phase", len(alerts), "alerts"),
         figure("event to alert on SQS, p50", percentile(alerts, 0.5), "s"),
-        figure("event to alert on SQS, p95", percentile(alerts, 0.95), "s", "<= 60"),
+        figure("event to alert on SQS, p95", percentile(alerts, 0.95), "s", "<= 30"),
     ]
     for name, size in sampler.peak_by_component.items():
         figures.append(figure(f"{name} peak resident memory", size / 2**20, "MiB"))
-    figures.append(figure("stack peak resident memory", sampler.peak_total / 2**20, "MiB", "<= 6144"))
+    figures.append(figure("stack peak resident memory", sampler.peak_total / 2**20, "MiB", "<= 4096"))
     return figures
