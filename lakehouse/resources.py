@@ -99,6 +99,8 @@ def terraform_variables(settings: Settings, iam_name_prefix: str = IAM_NAME_PREF
         "use_localstack": settings.uses_localstack,
         "aws_region": settings.aws_region,
         "aws_endpoint_url": settings.aws_endpoint_url or "",
+        "aws_endpoint_url_s3": settings.aws_endpoint_url_s3 or "",
+        "bucket_controls": lake_has_bucket_controls(settings),
         "kinesis_stream": settings.kinesis_stream,
         "kinesis_shards": settings.kinesis_shards,
         "kinesis_retention_hours": KINESIS_RETENTION_HOURS,
@@ -157,6 +159,14 @@ def ensure_bucket(settings: Settings, name: str) -> None:
     if settings.aws_region != "us-east-1":
         arguments["CreateBucketConfiguration"] = {"LocationConstraint": settings.aws_region}
     s3.create_bucket(**arguments)
+
+
+def lake_has_bucket_controls(settings: Settings) -> bool:
+    """What Terraform is told, without asking a server: the lake has bucket controls unless it is
+    on an S3 server of its own beside the emulator (the stack's S3Proxy, which has none of them).
+    `bucket_controls_supported` asks the server itself, as the boto3 bootstrap does."""
+    own_server = settings.aws_endpoint_url_s3 and settings.aws_endpoint_url_s3 != settings.aws_endpoint_url
+    return not own_server
 
 
 def bucket_controls_supported(settings: Settings, bucket: str) -> bool:

@@ -30,6 +30,8 @@ resource "aws_sqs_queue_policy" "landing" {
 }
 
 resource "aws_s3_bucket_notification" "landing" {
+  count = var.bucket_controls ? 1 : 0
+
   bucket = aws_s3_bucket.bronze.id
 
   queue {
@@ -48,6 +50,8 @@ resource "aws_s3_bucket" "exports" {
 }
 
 resource "aws_s3_bucket_versioning" "exports" {
+  count = var.bucket_controls ? 1 : 0
+
   bucket = aws_s3_bucket.exports.id
 
   versioning_configuration {
@@ -56,6 +60,8 @@ resource "aws_s3_bucket_versioning" "exports" {
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "exports" {
+  count = var.bucket_controls ? 1 : 0
+
   bucket = aws_s3_bucket.exports.id
 
   rule {
@@ -66,6 +72,8 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "exports" {
 }
 
 resource "aws_s3_bucket_public_access_block" "exports" {
+  count = var.bucket_controls ? 1 : 0
+
   bucket = aws_s3_bucket.exports.id
 
   block_public_acls       = true
@@ -75,6 +83,8 @@ resource "aws_s3_bucket_public_access_block" "exports" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "exports" {
+  count = var.bucket_controls ? 1 : 0
+
   bucket = aws_s3_bucket.exports.id
 
   rule {

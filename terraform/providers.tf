@@ -4,6 +4,8 @@ locals {
   # One endpoint for every service, as LocalStack serves them all on one port; null lets the
   # provider use AWS's own endpoints.
   endpoint = var.use_localstack ? var.aws_endpoint_url : null
+  # The lake's buckets live on their own S3 server when AWS_ENDPOINT_URL_S3 names one.
+  s3_endpoint = var.aws_endpoint_url_s3 != "" ? var.aws_endpoint_url_s3 : local.endpoint
 }
 
 provider "aws" {
@@ -23,7 +25,7 @@ provider "aws" {
   endpoints {
     iam     = local.endpoint
     kinesis = local.endpoint
-    s3      = local.endpoint
+    s3      = local.s3_endpoint
     sns     = local.endpoint
     sqs     = local.endpoint
     sts     = local.endpoint

@@ -10,6 +10,8 @@ resource "aws_s3_bucket" "bronze" {
 }
 
 resource "aws_s3_bucket_versioning" "bronze" {
+  count = var.bucket_controls ? 1 : 0
+
   bucket = aws_s3_bucket.bronze.id
 
   versioning_configuration {
@@ -18,6 +20,8 @@ resource "aws_s3_bucket_versioning" "bronze" {
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "bronze" {
+  count = var.bucket_controls ? 1 : 0
+
   bucket = aws_s3_bucket.bronze.id
 
   rule {
@@ -28,6 +32,8 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "bronze" {
 }
 
 resource "aws_s3_bucket_public_access_block" "bronze" {
+  count = var.bucket_controls ? 1 : 0
+
   bucket = aws_s3_bucket.bronze.id
 
   block_public_acls       = true
@@ -37,6 +43,8 @@ resource "aws_s3_bucket_public_access_block" "bronze" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "bronze" {
+  count = var.bucket_controls ? 1 : 0
+
   bucket = aws_s3_bucket.bronze.id
 
   rule {
@@ -76,6 +84,8 @@ resource "aws_s3_bucket" "silver" {
 }
 
 resource "aws_s3_bucket_versioning" "silver" {
+  count = var.bucket_controls ? 1 : 0
+
   bucket = aws_s3_bucket.silver.id
 
   versioning_configuration {
@@ -84,6 +94,8 @@ resource "aws_s3_bucket_versioning" "silver" {
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "silver" {
+  count = var.bucket_controls ? 1 : 0
+
   bucket = aws_s3_bucket.silver.id
 
   rule {
@@ -94,6 +106,8 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "silver" {
 }
 
 resource "aws_s3_bucket_public_access_block" "silver" {
+  count = var.bucket_controls ? 1 : 0
+
   bucket = aws_s3_bucket.silver.id
 
   block_public_acls       = true

@@ -21,6 +21,18 @@ variable "aws_endpoint_url" {
   default     = "http://127.0.0.1:4566"
 }
 
+variable "aws_endpoint_url_s3" {
+  description = "AWS_ENDPOINT_URL_S3: the lake's own S3 server (S3Proxy) when not empty; S3 goes to aws_endpoint_url otherwise."
+  type        = string
+  default     = "http://127.0.0.1:4580"
+}
+
+variable "bucket_controls" {
+  description = "Versioning, encryption, public access blocks, lifecycle rules and notifications on the buckets: false on the stack's S3Proxy, which implements none of them."
+  type        = bool
+  default     = false
+}
+
 variable "kinesis_stream" {
   description = "KINESIS_STREAM: the POS event stream."
   type        = string

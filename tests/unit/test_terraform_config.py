@@ -7,6 +7,7 @@ the IAM policies, all written in `terraform fmt` style.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -22,6 +23,14 @@ from ops.stack.terraform import find_cli
 pytestmark = pytest.mark.unit
 
 TERRAFORM_DIR = REPO_ROOT / "terraform"
+# What an S3 server may not implement (the stack's S3Proxy implements none of them).
+CONTROL_KINDS = {
+    "aws_s3_bucket_versioning",
+    "aws_s3_bucket_server_side_encryption_configuration",
+    "aws_s3_bucket_public_access_block",
+    "aws_s3_bucket_lifecycle_configuration",
+    "aws_s3_bucket_notification",
+}
 
 
 def _tf_source() -> str:
@@ -182,3 +191,33 @@ def test_terraform_fmt_is_clean():
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "s3_endpoint", "controls"),
+    [
+        ("", "", True),  # real AWS
+        ("http://127.0.0.1:4566", "", True),  # LocalStack's own S3
+        ("http://127.0.0.1:4566", "http://127.0.0.1:4566", True),
+        ("http://127.0.0.1:4566", "http://127.0.0.1:4580", False),  # the stack's S3Proxy
+    ],
+)
+def test_terraform_sets_bucket_controls_only_where_the_lake_s_s3_has_them(
+    default_settings: Settings, endpoint: str, s3_endpoint: str, controls: bool
+):
+    settings = dataclasses.replace(
+        default_settings, aws_endpoint_url=endpoint or None, aws_endpoint_url_s3=s3_endpoint or None
+    )
+    variables = resources.terraform_variables(settings)
+    assert variables["bucket_controls"] is controls
+    assert variables["aws_endpoint_url_s3"] == s3_endpoint
+
+
+def test_every_bucket_control_follows_the_bucket_controls_variable(source: str):
+    declared = _blocks(source, r'resource\s+"(\w+)"\s+"(\w+)"')
+    controls = [address for address in declared if address.split(".")[0] in CONTROL_KINDS]
+    assert len(controls) == 12
+    for address in controls:
+        assert re.search(
+            r"^\s{2}count\s*=\s*var\.bucket_controls \? 1 : 0$", declared[address], re.MULTILINE
+        ), f"{address} is not conditional on var.bucket_controls: S3Proxy would refuse it"
