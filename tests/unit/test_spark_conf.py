@@ -76,3 +76,4 @@ def test_a_long_lived_session_keeps_only_recent_job_records(tmp_path: Path):
     assert int(conf["spark.sql.ui.retainedExecutions"]) <= 100
     assert int(conf["spark.ui.retainedJobs"]) <= 100
     assert int(conf["spark.ui.retainedStages"]) <= 100
+    assert int(conf["spark.databricks.delta.delta.log.cacheSize"]) <= 100, "Delta keeps few tables open"
