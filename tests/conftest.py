@@ -70,10 +70,16 @@ def whole_stack(mage_server: Settings, _started: list[Component]) -> Settings:
 
 @pytest.fixture(scope="session")
 def spark(localstack: Settings):
-    """One SparkSession for the test session, built by the project's factory."""
+    """One SparkSession for the test session, built by the project's factory.
+
+    It outlives every process the pipelines run (hundreds of test tables, thousands of jobs), so
+    it gets twice the heap of a pipeline's driver: at 2 GiB a whole-suite run spent half its time
+    in full GCs.
+    """
     from spark_jobs.session import spark_session
 
-    session = spark_session("stock-lakehouse-tests", localstack)
+    settings = dataclasses.replace(localstack, spark_driver_memory="4g")
+    session = spark_session("stock-lakehouse-tests", settings)
     yield session
     session.stop()
 
