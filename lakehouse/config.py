@@ -8,7 +8,7 @@ parse, or lies outside its range, is a ConfigError that names the variable.
 `Settings` holds the platform (AWS, PostgreSQL, Spark, Mage) as plain fields and each stage's
 knobs as a typed section (`settings.silver`, `settings.gold`, `settings.live`,
 `settings.ingestion`, `settings.files`, `settings.demo`, `settings.dashboard`, `settings.api`,
-`settings.tracking`). Pointing
+`settings.tracking`, `settings.stage_roles`). Pointing
 `AWS_ENDPOINT_URL` at real AWS (or leaving it empty) and `SPARK_MASTER` at a cluster is all it
 takes to leave the laptop.
 """
@@ -178,6 +178,28 @@ class TrackingSettings:
     mlflow_port: int = variable("MLFLOW_PORT", 1, 65535)
 
 
+_IAM_NAME_PREFIX = re.compile(r"^[\w+=,.@-]{1,54}$")
+
+
+@dataclass(frozen=True)
+class StageRoleSettings:
+    """Per-stage AWS credentials (lakehouse/stage_credentials.py): with `enabled`, the producer,
+    ingestion, Spark and alerts code each assume their own IAM role `<name_prefix>-<stage>` through
+    STS instead of using the static key; the bootstrap and Terraform name the roles with the same
+    prefix. Admin code (the bootstrap, `make status`, tests' setup) keeps the static key."""
+
+    enabled: bool = variable("AWS_STAGE_ROLES")
+    name_prefix: str = variable("AWS_IAM_NAME_PREFIX")
+
+    def __post_init__(self) -> None:
+        # Room for the longest suffix, -ingestion, within IAM's 64 characters of a role name.
+        if not _IAM_NAME_PREFIX.match(self.name_prefix):
+            raise ConfigError(
+                f"AWS_IAM_NAME_PREFIX={self.name_prefix!r}: use 1-54 letters, digits or +=,.@_- "
+                "(IAM role names are at most 64 characters)"
+            )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the project; field names are the lower-cased variable names."""
@@ -233,6 +255,7 @@ class Settings:
     dashboard: DashboardSettings
     api: ApiSettings
     tracking: TrackingSettings
+    stage_roles: StageRoleSettings
 
     @property
     def postgres_url(self) -> str:
@@ -273,6 +296,7 @@ SECTIONS = (
     DashboardSettings,
     ApiSettings,
     TrackingSettings,
+    StageRoleSettings,
 )
 
 

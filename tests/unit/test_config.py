@@ -115,3 +115,12 @@ def test_malformed_env_line_names_file_and_line(tmp_path: Path):
 def test_postgres_url_carries_port_and_database():
     settings = load_settings(env_file=None, environ={"POSTGRES_PORT": "6010", "POSTGRES_DB": "gold"})
     assert settings.postgres_url.endswith("@127.0.0.1:6010/gold")
+
+
+def test_stage_roles_are_typed_and_the_role_prefix_is_checked():
+    assert read_settings(env_file=None, environ={}).stage_roles.enabled is True
+    assert read_settings(env_file=None, environ={"AWS_STAGE_ROLES": "false"}).stage_roles.enabled is False
+    prefix = read_env_file(ENV_EXAMPLE_FILE)["AWS_IAM_NAME_PREFIX"]
+    assert read_settings(env_file=None, environ={}).stage_roles.name_prefix == prefix
+    with pytest.raises(ConfigError, match="AWS_IAM_NAME_PREFIX"):
+        read_settings(env_file=None, environ={"AWS_IAM_NAME_PREFIX": "has space"})
