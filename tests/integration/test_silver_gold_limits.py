@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from ingestion.bronze_format import BronzeEvent, to_line
 from lakehouse.config import Settings
 from lakehouse.db import connect
+from lakehouse.locks import stage_lock
 from spark_jobs.gold.load import LoadRun, csv_lines, load_gold
 from spark_jobs.gold.migrate import MIGRATIONS_DIR, migrate
 from spark_jobs.gold.staging import DIM_PRODUCT, DIM_STORE, FACT_SALES
@@ -293,7 +294,8 @@ def test_every_accepted_line_loads_into_gold_unchanged(silver, postgres: Setting
     run = LoadRun(
         as_of=ARRIVAL, window_start=date(2000, 1, 1), mode="full", started_at=now, overstock_cover_days=60
     )
-    result = load_gold(postgres, gold_schema, staged, run)
+    with stage_lock(postgres, "gold", gold_schema):
+        result = load_gold(postgres, gold_schema, staged, run)
     assert result.rows.fact_sales_inserted == len(staged[FACT_SALES.name])
     with connect(postgres) as connection, connection.cursor() as cursor:
         cursor.execute(

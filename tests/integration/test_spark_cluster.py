@@ -182,7 +182,7 @@ def run_through_mage(settings: Settings, lake: dict) -> None:
 def silver_rows(spark, bucket: str, table: str) -> Counter:
     frame = spark.read.format("delta").load(table_path(s3a_uri(bucket), table))
     kept = [column for column in frame.columns if column not in WHEN_WRITTEN]
-    return Counter(tuple(row) for row in frame.select(*kept).collect())
+    return Counter(hashable(row) for row in frame.select(*kept).collect())
 
 
 def gold_rows(settings: Settings, schema: str, table: str) -> Counter:
@@ -198,7 +198,13 @@ def gold_rows(settings: Settings, schema: str, table: str) -> Counter:
             sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(schema, table)
         )
         cursor.execute(query)
-        return Counter(cursor.fetchall())
+        return Counter(hashable(row) for row in cursor.fetchall())
+
+
+def hashable(row) -> tuple:
+    """The row as a tuple that can be counted: array columns (a promotion's stores, an order's
+    lines) come back as lists from both Spark and psycopg2."""
+    return tuple(hashable(value) if isinstance(value, list | tuple) else value for value in row)
 
 
 def differences(cluster_rows: Counter, local_rows: Counter) -> str:
