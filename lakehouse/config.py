@@ -8,7 +8,7 @@ parse, or lies outside its range, is a ConfigError that names the variable.
 `Settings` holds the platform (AWS, PostgreSQL, Spark, Mage) as plain fields and each stage's
 knobs as a typed section (`settings.silver`, `settings.gold`, `settings.live`,
 `settings.ingestion`, `settings.files`, `settings.demo`, `settings.dashboard`, `settings.api`,
-`settings.tracking`, `settings.stage_roles`). Pointing
+`settings.tracking`, `settings.stage_roles`, `settings.containers`). Pointing
 `AWS_ENDPOINT_URL` at real AWS (or leaving it empty) and `SPARK_MASTER` at a cluster is all it
 takes to leave the laptop.
 """
@@ -178,6 +178,31 @@ class TrackingSettings:
     mlflow_port: int = variable("MLFLOW_PORT", 1, 65535)
 
 
+@dataclass(frozen=True)
+class ContainerSettings:
+    """The compose stack (STACK_MODE=docker): the command that runs docker-compose.yml and the
+    images it starts or builds on. The defaults are the upstream images a laptop pulls; a machine
+    without Docker Hub points them at stand-ins built locally (ops/stack/standins.py), and
+    docker-compose.yml repeats each default after `:-`, which a unit test keeps equal."""
+
+    compose_command: str = variable("COMPOSE_COMMAND")
+    python_image: str = variable("PYTHON_IMAGE")
+    localstack_image: str = variable("LOCALSTACK_IMAGE")
+    postgres_image: str = variable("POSTGRES_IMAGE")
+
+    def __post_init__(self) -> None:
+        if not self.compose_command.split():
+            raise ConfigError("COMPOSE_COMMAND is empty: use `docker compose` or `podman-compose`")
+
+    def image_environment(self) -> dict[str, str]:
+        """The image variables as docker-compose.yml reads them."""
+        return {
+            "PYTHON_IMAGE": self.python_image,
+            "LOCALSTACK_IMAGE": self.localstack_image,
+            "POSTGRES_IMAGE": self.postgres_image,
+        }
+
+
 _IAM_NAME_PREFIX = re.compile(r"^[\w+=,.@-]{1,54}$")
 
 
@@ -256,6 +281,7 @@ class Settings:
     api: ApiSettings
     tracking: TrackingSettings
     stage_roles: StageRoleSettings
+    containers: ContainerSettings
 
     @property
     def postgres_url(self) -> str:
@@ -297,6 +323,7 @@ SECTIONS = (
     ApiSettings,
     TrackingSettings,
     StageRoleSettings,
+    ContainerSettings,
 )
 
 

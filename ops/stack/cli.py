@@ -8,11 +8,15 @@ written to STACK_RUN_DIR/mode so `down` stops what `up` started.
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import subprocess
 import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
+
+import psycopg2
 
 from lakehouse.config import REPO_ROOT, Settings, load_settings
 from ops.stack import process
@@ -62,11 +66,12 @@ def choose_mode(settings: Settings) -> tuple[str, str]:
     return "native", f"no Docker engine ({why_not})"
 
 
-def wait_healthy(component: Component, timeout: float) -> None:
+def wait_healthy(component: Component, timeout: float, process_of_ours: bool = True) -> None:
+    """Until the component answers on its port; a host process of ours must not exit meanwhile."""
     deadline = time.monotonic() + timeout
     health = component.health()
     while not health.ok:
-        if not component.is_ours():
+        if process_of_ours and not component.is_ours():
             raise StackError(f"{component.name} exited during start-up; see {component.log_file}")
         if time.monotonic() > deadline:
             raise StackError(
@@ -108,8 +113,15 @@ def _mode_file(settings: Settings) -> Path:
     return settings.stack_run_dir / "mode"
 
 
-def compose(*arguments: str) -> None:
-    subprocess.run(["docker", "compose", *arguments], cwd=REPO_ROOT, check=True)
+def compose(settings: Settings, *arguments: str) -> None:
+    """COMPOSE_COMMAND (`docker compose` or `podman-compose`) on docker-compose.yml, with the
+    images the settings name, so `.env` and the environment choose them as they choose the rest."""
+    command = [*shlex.split(settings.containers.compose_command), *arguments]
+    environment = {**os.environ, **settings.containers.image_environment()}
+    try:
+        subprocess.run(command, cwd=REPO_ROOT, env=environment, check=True)
+    except FileNotFoundError:
+        raise StackError(f"COMPOSE_COMMAND={command[0]!r} is not installed: install it or fix .env") from None
 
 
 # The components the cloud resources live in, started before the rest.
@@ -124,10 +136,13 @@ def up(settings: Settings) -> int:
     # The resources come before Mage: its every-minute schedules start with it, and a job
     # that ran before Terraform would create a bucket Terraform then fails to create.
     if mode == "docker":
-        compose("up", "--detach", "--build", "--wait", *INFRASTRUCTURE)
-        bootstrap(settings)
+        compose(settings, "up", "--detach", "--build", "--wait", *INFRASTRUCTURE)
+        # PostgreSQL's own check logs in as the loader, whom the bootstrap creates.
+        wait_published(settings, ("s3", "localstack"))
+        bootstrap_when_ready(settings, START_TIMEOUTS["postgres"])
         create_resources(settings)
-        compose("up", "--detach", "--build", "--wait")
+        compose(settings, "up", "--detach", "--build", "--wait")
+        wait_published(settings)
     else:
         start_native(settings, INFRASTRUCTURE)
         bootstrap(settings)  # the loader role and pending migrations, on a running server too
@@ -135,6 +150,32 @@ def up(settings: Settings) -> int:
         start_native(settings)
     print_urls(settings)
     return 0
+
+
+def wait_published(settings: Settings, names: Iterable[str] | None = None) -> None:
+    """Each container answers on its published port, as the host sees it.
+
+    `--wait` does this with Docker; podman-compose ignores it before Podman 4.6, whose healthchecks
+    need systemd timers, so the stack checks from outside with the native health checks.
+    """
+    wanted = set(names) if names else None
+    for component in components(settings):
+        if wanted is None or component.name in wanted:
+            wait_healthy(component, START_TIMEOUTS[component.name], process_of_ours=False)
+            print(f"  {component.name:<11} healthy ({component.health().detail})")
+
+
+def bootstrap_when_ready(settings: Settings, timeout: float) -> None:
+    """The bootstrap, once the PostgreSQL container accepts the owner (it starts with initdb)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            bootstrap(settings)
+            return
+        except psycopg2.OperationalError as error:
+            if time.monotonic() > deadline:
+                raise StackError(f"PostgreSQL not ready after {timeout:.0f} s: {error}") from None
+            time.sleep(1.0)
 
 
 def create_resources(settings: Settings) -> None:
@@ -189,7 +230,7 @@ def down(settings: Settings) -> int:
     mode_file = _mode_file(settings)
     mode = mode_file.read_text().strip() if mode_file.exists() else "native"
     if mode == "docker":
-        compose("down")
+        compose(settings, "down")
     else:
         for component in reversed(components(settings)):
             if component.stop():
@@ -202,10 +243,15 @@ def down(settings: Settings) -> int:
 
 def status(settings: Settings) -> int:
     failing = 0
+    mode_file = _mode_file(settings)
+    in_containers = mode_file.exists() and mode_file.read_text().strip() == "docker"
     for component in components(settings):
         health = component.health()
         record = process.read_pid(component.pid_file)
-        owner = f"pid {record.pid}" if record else "not started by make up"
+        if in_containers:
+            owner = "container of docker-compose.yml"
+        else:
+            owner = f"pid {record.pid}" if record else "not started by make up"
         state = "healthy" if health.ok else "DOWN"
         print(f"  {component.name:<11} {state:<8} {health.detail}  [{owner}]")
         failing += not health.ok

@@ -1,6 +1,8 @@
 # The lake's S3 server for docker-compose.yml: S3Proxy with its filesystem backend, the same
 # pinned jar (version and SHA-256) that lakehouse/jars.py fetches for the native stack.
-FROM python:3.11.7-slim-bookworm
+# The base is a build argument (docker-compose.yml passes PYTHON_IMAGE): upstream by default.
+ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
+FROM ${PYTHON_IMAGE}
 
 ARG S3PROXY_VERSION=4.1.0
 ARG S3PROXY_SHA256=a4d025969aaf796616ed4b1e2491d87d455ce84bb28cb9db086b2e6aaa68b48d

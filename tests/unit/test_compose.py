@@ -35,11 +35,38 @@ def test_ports_are_published_on_loopback_only(compose: dict, service: str):
     assert ports and all(str(port).startswith("127.0.0.1:") for port in ports)
 
 
-@pytest.mark.parametrize("service", ["localstack", "postgres"])
-def test_images_are_pinned(compose: dict, service: str):
-    image = compose["services"][service]["image"]
-    name, _, tag = image.rpartition(":")
-    assert name and tag and tag != "latest", image
+# `${NAME:-default}`: a variable with its default, as docker compose reads it.
+_WITH_DEFAULT = re.compile(r"^\$\{([A-Z0-9_]+):-([^}]+)\}$")
+BUILT_ON_PYTHON = ["s3", "mage", "dashboard", "api"]
+
+
+def _variable_and_default(text: str) -> tuple[str, str]:
+    match = _WITH_DEFAULT.match(text)
+    assert match, f"{text!r} is not ${{VARIABLE:-default}}"
+    return match.group(1), match.group(2)
+
+
+@pytest.mark.parametrize(
+    ("service", "variable"), [("localstack", "LOCALSTACK_IMAGE"), ("postgres", "POSTGRES_IMAGE")]
+)
+def test_upstream_images_are_variables_pinned_by_default(compose: dict, service: str, variable: str):
+    """A laptop pulls the pinned upstream image; a machine without Docker Hub names a stand-in."""
+    name, default = _variable_and_default(compose["services"][service]["image"])
+    assert name == variable
+    assert default == read_env_file(ENV_EXAMPLE_FILE)[variable]
+    image, _, tag = default.rpartition(":")
+    assert image and tag and tag != "latest", default
+
+
+@pytest.mark.parametrize("service", BUILT_ON_PYTHON)
+def test_built_images_take_their_base_from_python_image(compose: dict, service: str):
+    """Compose passes PYTHON_IMAGE to each build, whose Dockerfile declares the same default."""
+    build = compose["services"][service]["build"]
+    name, default = _variable_and_default(build["args"]["PYTHON_IMAGE"])
+    assert name == "PYTHON_IMAGE" and default == read_env_file(ENV_EXAMPLE_FILE)["PYTHON_IMAGE"]
+    dockerfile = (REPO_ROOT / build["context"] / build["dockerfile"]).read_text()
+    assert f"ARG PYTHON_IMAGE={default}\nFROM ${{PYTHON_IMAGE}}\n" in dockerfile
+    assert dockerfile.count("FROM ") == 1
 
 
 def test_mage_is_built_from_the_repository(compose: dict):
