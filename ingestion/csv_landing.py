@@ -80,7 +80,7 @@ class CsvRunSummary:
 
 def landed_files(settings: Settings, bucket: str) -> list[Landed]:
     """Uploads waiting under LANDING_PREFIX, oldest first."""
-    paginator = client("s3", settings).get_paginator("list_objects_v2")
+    paginator = client("s3", settings, stage="ingestion").get_paginator("list_objects_v2")
     found = [
         Landed(item["Key"], item["LastModified"])
         for page in paginator.paginate(Bucket=bucket, Prefix=LANDING_PREFIX)
@@ -93,7 +93,7 @@ def landed_files(settings: Settings, bucket: str) -> list[Landed]:
 def notifications_supported(settings: Settings, bucket: str) -> bool:
     """False when the S3 server implements no bucket notifications (S3Proxy): listing is the wake-up."""
     try:
-        client("s3", settings).get_bucket_notification_configuration(Bucket=bucket)
+        client("s3", settings, stage="ingestion").get_bucket_notification_configuration(Bucket=bucket)
     except ClientError as error:
         return error.response["Error"]["Code"] != "NotImplemented"
     return True
@@ -101,7 +101,7 @@ def notifications_supported(settings: Settings, bucket: str) -> bool:
 
 def take_notifications(settings: Settings) -> int:
     """Read and delete the landing queue's waiting messages; how many there were (0 if no queue)."""
-    sqs = client("sqs", settings)
+    sqs = client("sqs", settings, stage="ingestion")
     try:
         url = sqs.get_queue_url(QueueName=settings.files.landing_queue)["QueueUrl"]
     except ClientError:
@@ -163,7 +163,7 @@ class CsvLoader:
         self.bucket = bucket
         self.stream = stream
         self.schema = sql.Identifier(schema)
-        self.s3 = client("s3", settings)
+        self.s3 = client("s3", settings, stage="ingestion")
         self.summary = CsvRunSummary()
 
     def run(self) -> CsvRunSummary:

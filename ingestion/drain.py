@@ -68,7 +68,7 @@ class BronzeWriter:
         self.stream = stream
         self.bucket = bucket
         self.store = store
-        self.s3 = client("s3", settings)
+        self.s3 = client("s3", settings, stage="ingestion")
         # The PUT is one request, which S3 stores whole or not at all: a process killed while the
         # body is on the wire leaves what a kill just before the send leaves (no object, the key
         # pending). So the fault point sits where botocore has the request built, signed and about
@@ -256,7 +256,7 @@ def drain(
     bucket = bucket or settings.bronze_bucket
     began = time.monotonic()
     summary = DrainSummary(stream)
-    kinesis = client("kinesis", settings)
+    kinesis = client("kinesis", settings, stage="ingestion")
     try:
         with CheckpointStore(settings, stream) as store:
             writer = BronzeWriter(settings, stream, bucket, store)

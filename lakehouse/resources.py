@@ -21,9 +21,9 @@ from botocore.exceptions import ClientError
 
 from lakehouse.aws import client
 from lakehouse.config import Settings, load_settings
+from lakehouse.stage_credentials import STAGES, role_name
 
 # Values with no variable in .env; terraform/variables.tf has the same defaults (tested).
-IAM_NAME_PREFIX = "stock-lakehouse"
 KINESIS_RETENTION_HOURS = 24
 BRONZE_INFREQUENT_ACCESS_DAYS = 30
 BRONZE_EXPIRATION_DAYS = 365
@@ -39,7 +39,6 @@ EXPORTS_PREFIX = "forecasts/"
 LAKE_BUCKETS = ("bronze", "silver")
 # Buckets with versioning, encryption and a public access block: the lake and the exports.
 CONTROLLED_BUCKETS = (*LAKE_BUCKETS, "exports")
-STAGES = ("producer", "ingestion", "spark", "alerts")
 # Name of each stage's inline role policy, as in terraform/iam.tf.
 STAGE_POLICY_NAMES = {
     "producer": "put-records",
@@ -47,7 +46,6 @@ STAGE_POLICY_NAMES = {
     "spark": "bronze-to-silver",
     "alerts": "publish-alerts",
 }
-CHECKPOINT_PREFIX = "_checkpoints/"
 
 # Every resource of terraform/*.tf, by Terraform address; ensure_resources() creates each one.
 DECLARED: tuple[str, ...] = (
@@ -93,7 +91,7 @@ class Resources:
     bucket_notifications: bool = True
 
 
-def terraform_variables(settings: Settings, iam_name_prefix: str = IAM_NAME_PREFIX) -> dict[str, object]:
+def terraform_variables(settings: Settings, iam_name_prefix: str | None = None) -> dict[str, object]:
     """Terraform's input variables (terraform/variables.tf) with the values the code uses."""
     return {
         "use_localstack": settings.uses_localstack,
@@ -108,7 +106,7 @@ def terraform_variables(settings: Settings, iam_name_prefix: str = IAM_NAME_PREF
         "silver_bucket": settings.silver_bucket,
         "alerts_topic": settings.alerts_topic,
         "alerts_queue": settings.alerts_queue,
-        "iam_name_prefix": iam_name_prefix,
+        "iam_name_prefix": iam_name_prefix or settings.stage_roles.name_prefix,
         "bronze_infrequent_access_days": BRONZE_INFREQUENT_ACCESS_DAYS,
         "bronze_expiration_days": BRONZE_EXPIRATION_DAYS,
         "bronze_noncurrent_days": BRONZE_NONCURRENT_DAYS,
@@ -370,6 +368,8 @@ def stage_policies(
 
     Ingestion also takes the POS CSVs stores upload (moving them out of landing/, reading the
     landing queue); the Spark stage, which loads gold, also writes the forecast files.
+    tests/unit/test_stage_policies.py holds every statement to calls the code makes, and every
+    call to a statement.
     """
     partition = stream_arn.split(":")[1]  # aws, aws-cn or aws-us-gov, as for the buckets
     bronze_arn, silver_arn, exports_arn = (
@@ -377,12 +377,11 @@ def stage_policies(
     )
     bronze_objects, silver_objects = f"{bronze_arn}/*", f"{silver_arn}/*"
     statements = {
-        "producer": [_statement("PutRecords", ["kinesis:PutRecord", "kinesis:PutRecords"], stream_arn)],
+        "producer": [_statement("PutRecords", ["kinesis:PutRecords"], stream_arn)],
         "ingestion": [
             _statement(
                 "ReadStream",
                 [
-                    "kinesis:DescribeStream",
                     "kinesis:DescribeStreamSummary",
                     "kinesis:GetRecords",
                     "kinesis:GetShardIterator",
@@ -392,12 +391,8 @@ def stage_policies(
             ),
             # GetObject and ListBucket make a HEAD of a missing key answer 404 rather than 403.
             _statement("WriteBronze", ["s3:GetObject", "s3:PutObject"], bronze_objects),
-            _statement("ListBronze", ["s3:ListBucket"], bronze_arn),
-            _statement(
-                "Checkpoints",
-                ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
-                f"{bronze_arn}/{CHECKPOINT_PREFIX}*",
-            ),
+            # csv_to_bronze asks whether the bucket notifies (S3Proxy cannot) before it lists.
+            _statement("ListBronze", ["s3:GetBucketNotification", "s3:ListBucket"], bronze_arn),
             _statement("LandingFiles", ["s3:DeleteObject"], f"{bronze_arn}/landing/*"),
             _statement(
                 "LandingQueue",
@@ -440,14 +435,16 @@ def assume_role_policy(settings: Settings) -> dict:
 
 
 def ensure_stage_roles(
-    settings: Settings, policies: dict[str, dict], iam_name_prefix: str = IAM_NAME_PREFIX
+    settings: Settings, policies: dict[str, dict], iam_name_prefix: str | None = None
 ) -> dict[str, str]:
-    """One role per stage with its inline policy; existing roles get the current documents."""
+    """One role per stage with its inline policy; existing roles get the current documents.
+
+    The stages assume them by name (AWS_IAM_NAME_PREFIX, lakehouse/stage_credentials.py)."""
     iam = client("iam", settings)
     trust = json.dumps(assume_role_policy(settings))
     role_arns = {}
     for stage in STAGES:
-        name = f"{iam_name_prefix}-{stage}"
+        name = role_name(iam_name_prefix or settings.stage_roles.name_prefix, stage)
         try:
             role_arns[stage] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
         except ClientError as error:
@@ -461,7 +458,7 @@ def ensure_stage_roles(
     return role_arns
 
 
-def ensure_resources(settings: Settings, iam_name_prefix: str = IAM_NAME_PREFIX) -> Resources:
+def ensure_resources(settings: Settings, iam_name_prefix: str | None = None) -> Resources:
     """Create everything in DECLARED; safe to run any number of times."""
     stream_arn = ensure_stream(settings)
     buckets = (settings.bronze_bucket, settings.silver_bucket, settings.files.exports_bucket)

@@ -265,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sink = NdjsonSink(output_file, args.output, on_progress=progress)
         else:
             settings = load_settings()
-            client = aws.client("kinesis", settings)
+            client = aws.client("kinesis", settings, stage="producer")
             stream = args.stream or settings.kinesis_stream
             if args.create_stream:
                 ensure_stream(settings, stream)

@@ -150,7 +150,7 @@ class KinesisSink:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.stream = stream or settings.kinesis_stream
-        self.client = client or aws.client("kinesis", settings)
+        self.client = client or aws.client("kinesis", settings, stage="producer")
         self.aggregate = aggregate
         self.max_record_bytes = max_record_bytes
         self.codec = codec

@@ -26,7 +26,7 @@ def newest_bronze_write(settings: Settings, bucket: str, stream: str, since: dat
     """When the newest bronze object of `stream` written around or after `since` was written."""
     start = since - timedelta(hours=1)
     first_key = f"ingest_date={start:%Y-%m-%d}/ingest_hour={start:%H}/"
-    paginator = client("s3", settings).get_paginator("list_objects_v2")
+    paginator = client("s3", settings, stage="spark").get_paginator("list_objects_v2")
     newest = None
     for prefix in listing_prefixes(stream, first_key, datetime.now(UTC).date()):
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from lakehouse.aws import endpoint_url
+from lakehouse.aws import endpoint_url, runs_on_stage_role, stage_role_arn
 from lakehouse.config import Settings, load_settings
 from lakehouse.jars import jar_paths
 
@@ -24,6 +24,8 @@ AUTO_COMPACT_MIN_FILES = 20
 # the classes the next identical run needed: ~220 compiles again, 3-4 s of a 14 s silver pass.
 CODEGEN_CACHE_ENTRIES = 1000
 SNAPSHOT_PARTITIONS = 2
+_SIMPLE_CREDENTIALS = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+_DEFAULT_CREDENTIALS = "com.amazonaws.auth.DefaultAWSCredentialsProviderChain"
 
 
 def spark_conf(settings: Settings) -> dict[str, str]:
@@ -63,9 +65,7 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.scheduler.listenerbus.eventqueue.capacity": "100000",
         "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         "spark.hadoop.fs.s3a.aws.credentials.provider": (
-            "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
-            if settings.aws_access_key_id
-            else "com.amazonaws.auth.DefaultAWSCredentialsProviderChain"
+            _SIMPLE_CREDENTIALS if settings.aws_access_key_id else _DEFAULT_CREDENTIALS
         ),
         "spark.hadoop.fs.s3a.endpoint.region": settings.aws_region,
         # Delta's S3 log store: one writer at a time per table, which the jobs guarantee.
@@ -94,6 +94,32 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         # A local S3 server answers at once; fail fast instead of Hadoop's long default retries.
         conf["spark.hadoop.fs.s3a.attempts.maximum"] = "3"
         conf["spark.hadoop.fs.s3a.retry.limit"] = "3"
+    if runs_on_stage_role("s3", settings):
+        conf |= assumed_role_conf(settings, stage_role_arn(settings, "spark"))
+    return conf
+
+
+def assumed_role_conf(settings: Settings, role_arn: str) -> dict[str, str]:
+    """S3A on the Spark stage's role: hadoop-aws assumes it through STS and renews it itself.
+
+    The static key (or AWS's default chain) is only the source that assumes the role. Not used on
+    the stack's S3Proxy, which refuses session credentials (lakehouse.aws.s3_on_own_server): there
+    S3A keeps the static key.
+    """
+    conf = {
+        "spark.hadoop.fs.s3a.aws.credentials.provider": (
+            "org.apache.hadoop.fs.s3a.auth.AssumedRoleCredentialProvider"
+        ),
+        "spark.hadoop.fs.s3a.assumed.role.arn": role_arn,
+        "spark.hadoop.fs.s3a.assumed.role.credentials.provider": (
+            _SIMPLE_CREDENTIALS if settings.aws_access_key_id else _DEFAULT_CREDENTIALS
+        ),
+        "spark.hadoop.fs.s3a.assumed.role.session.name": f"spark-{os.getpid()}",
+        "spark.hadoop.fs.s3a.assumed.role.session.duration": "1h",
+    }
+    if settings.aws_endpoint_url:
+        conf["spark.hadoop.fs.s3a.assumed.role.sts.endpoint"] = settings.aws_endpoint_url
+        conf["spark.hadoop.fs.s3a.assumed.role.sts.endpoint.region"] = settings.aws_region
     return conf
 
 

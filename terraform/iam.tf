@@ -1,13 +1,16 @@
 # One role per pipeline stage, each allowed exactly what the stage does and nothing more:
 #
 #   producer   puts records on the stream
-#   ingestion  reads the stream, writes bronze (reading back what it wrote, to skip duplicates)
-#              and its checkpoints under _checkpoints/ in the bronze bucket
-#   spark      reads bronze, reads and writes silver (Delta rewrites and deletes its own files)
+#   ingestion  reads the stream, writes bronze (reading back what it wrote, to skip duplicates;
+#              its checkpoints are in PostgreSQL), takes the POS CSVs stores upload to landing/
+#   spark      reads bronze, reads and writes silver (Delta rewrites and deletes its own files),
+#              writes the forecast exports
 #   alerts     publishes to the alerts topic
 #
+# Each stage's code assumes its role through STS (AWS_STAGE_ROLES, lakehouse/stage_credentials.py).
 # lakehouse/resources.py builds the same documents for the boto3 bootstrap; the integration
-# tests compare the two on LocalStack.
+# tests compare the two on LocalStack, and tests/unit/test_stage_policies.py evaluates every call
+# each stage's code makes against them (LocalStack's free edition does not enforce IAM).
 
 data "aws_caller_identity" "current" {}
 
@@ -45,7 +48,7 @@ resource "aws_iam_role_policy" "producer" {
     Statement = [{
       Sid      = "PutRecords"
       Effect   = "Allow"
-      Action   = ["kinesis:PutRecord", "kinesis:PutRecords"]
+      Action   = ["kinesis:PutRecords"]
       Resource = aws_kinesis_stream.events.arn
     }]
   })
@@ -67,7 +70,6 @@ resource "aws_iam_role_policy" "ingestion" {
         Sid    = "ReadStream"
         Effect = "Allow"
         Action = [
-          "kinesis:DescribeStream",
           "kinesis:DescribeStreamSummary",
           "kinesis:GetRecords",
           "kinesis:GetShardIterator",
@@ -83,16 +85,11 @@ resource "aws_iam_role_policy" "ingestion" {
         Resource = local.bronze_objects
       },
       {
+        # csv_to_bronze asks whether the bucket notifies (S3Proxy cannot) before it lists.
         Sid      = "ListBronze"
         Effect   = "Allow"
-        Action   = "s3:ListBucket"
+        Action   = ["s3:GetBucketNotification", "s3:ListBucket"]
         Resource = aws_s3_bucket.bronze.arn
-      },
-      {
-        Sid      = "Checkpoints"
-        Effect   = "Allow"
-        Action   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
-        Resource = "${aws_s3_bucket.bronze.arn}/_checkpoints/*"
       },
       {
         # POS CSVs stores upload are moved out of landing/ once loaded or rejected.

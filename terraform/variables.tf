@@ -86,7 +86,7 @@ variable "alerts_queue" {
 }
 
 variable "iam_name_prefix" {
-  description = "Prefix of the per-stage IAM role names (<prefix>-producer, -ingestion, -spark, -alerts)."
+  description = "AWS_IAM_NAME_PREFIX: prefix of the per-stage IAM role names (<prefix>-producer, -ingestion, -spark, -alerts), which the stages assume."
   type        = string
   default     = "stock-lakehouse"
 }

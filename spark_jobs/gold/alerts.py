@@ -142,7 +142,7 @@ def topic_arn(settings: Settings) -> str:
     alerts role needs sns:Publish on that topic and nothing else (STS GetCallerIdentity, which
     gives the account, is allowed to every caller). A missing topic shows at the first publish.
     """
-    identity = client("sts", settings).get_caller_identity()
+    identity = client("sts", settings, stage="alerts").get_caller_identity()
     partition = identity["Arn"].split(":")[1]
     return f"arn:{partition}:sns:{settings.aws_region}:{identity['Account']}:{settings.alerts_topic}"
 
@@ -184,7 +184,7 @@ def publish_pending(settings: Settings, schema: str | None = None, topic: str | 
             connection.commit()
             if not rows:
                 return 0
-            sns = client("sns", settings)
+            sns = client("sns", settings, stage="alerts")
             topic = topic or topic_arn(settings)
             for row in rows:
                 _publish(sns, topic, row)

@@ -170,7 +170,7 @@ class ForecastWriter:
     """Writes one store's files for one load in the order the module doc gives."""
 
     def __init__(self, settings: Settings, bucket: str) -> None:
-        self.s3 = client("s3", settings)
+        self.s3 = client("s3", settings, stage="spark")
         self.bucket = bucket
 
     def write(self, store_id: str, as_of: datetime, run_id: str, rows: list[ForecastRow]) -> str:
@@ -236,7 +236,7 @@ def export_forecasts(
     for row in fetched:
         by_store[row[0]].append(row)
     try:
-        client("s3", settings).head_bucket(Bucket=bucket)
+        client("s3", settings, stage="spark").head_bucket(Bucket=bucket)
     except ClientError as error:
         raise ExportError(
             f"exports bucket {bucket!r} is not there ({error.response['Error']['Code']}): create it with "

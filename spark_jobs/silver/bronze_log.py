@@ -107,7 +107,7 @@ def listing_prefixes(stream: str, start: str | None, today: date) -> list[str]:
 
 def list_objects(settings: Settings, bucket: str, stream: str, start: str | None) -> list[BronzeObject]:
     """Bronze objects of `stream` in key order, after `start` when given."""
-    paginator = client("s3", settings).get_paginator("list_objects_v2")
+    paginator = client("s3", settings, stage="spark").get_paginator("list_objects_v2")
     found = []
     for prefix in listing_prefixes(stream, start, datetime.now(UTC).date()):
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):

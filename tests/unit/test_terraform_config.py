@@ -137,20 +137,17 @@ def test_stage_policies_are_least_privilege():
         stage: {(action, s["Resource"]) for s in policy["Statement"] for action in s["Action"]}
         for stage, policy in policies.items()
     }
-    assert granted["producer"] == {("kinesis:PutRecord", stream), ("kinesis:PutRecords", stream)}
+    assert granted["producer"] == {("kinesis:PutRecords", stream)}
     assert granted["alerts"] == {("sns:Publish", topic)}
     for stage, pairs in granted.items():
         for action, resource in pairs:
             assert "*" not in action and resource != "*", (stage, action)
     # Only ingestion writes bronze, only Spark writes silver and the exports, and ingestion deletes
-    # only checkpoints and the uploads it moved out of landing/.
+    # only the uploads it moved out of landing/ (its checkpoints are in PostgreSQL).
     writes = {"s3:PutObject", "s3:DeleteObject"}
     assert not any(a in writes and r.startswith("arn:aws:s3:::bronze") for a, r in granted["spark"])
     assert not any(r.startswith("arn:aws:s3:::silver") for _, r in granted["ingestion"])
-    assert {r for a, r in granted["ingestion"] if a == "s3:DeleteObject"} == {
-        "arn:aws:s3:::bronze/_checkpoints/*",
-        "arn:aws:s3:::bronze/landing/*",
-    }
+    assert {r for a, r in granted["ingestion"] if a == "s3:DeleteObject"} == {"arn:aws:s3:::bronze/landing/*"}
     assert not any(r.startswith("arn:aws:s3:::exports") for _, r in granted["ingestion"])
     assert {r for _, r in granted["spark"] if "exports" in r} == {
         "arn:aws:s3:::exports",
