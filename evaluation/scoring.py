@@ -32,6 +32,7 @@ from lakehouse.config import GoldSettings
 from producer.bad_events import DUPLICATE_EVENT_ID, INVALID_CLASSES
 from producer.events import Event
 from producer.truth import GroundTruth
+from spark_jobs.gold import calibration
 from spark_jobs.gold import stock_model as model
 
 PREDICTIVE_KINDS = ("below_reorder_point", "predicted_stockout")
@@ -229,11 +230,13 @@ class ScoredDay:
     sku: str
     day: date
     on_hand: int  # book stock, as gold sees it
-    probability: float  # of a stockout within the lead time
+    probability: float  # of a stockout within the lead time, calibrated (`calibrate`)
     day_probability: float
     level: float  # units per day
     old_rule: bool  # the threshold rule gold had before (stock_model.threshold_conditions)
     forecast: tuple[float, ...]  # days 1.. after `day`
+    raw_probability: float = 0.0  # the same before calibration
+    lead_time_days: int = 0
 
 
 def _discounts(promotions: list, store_id: str, sku: str, announced_by: datetime | None) -> dict[date, float]:
@@ -346,9 +349,31 @@ def replay(
                     assessment.stats.level,
                     bool(old),
                     tuple(units for _, units in assessment.daily_forecast[1:]),
+                    assessment.probability,
+                    lead,
                 )
             )
-    return scored
+    return calibrate(scored)
+
+
+def calibrate(scored: Sequence[ScoredDay]) -> list[ScoredDay]:
+    """Each day's probabilities through the map gold's load would fit that day (calibration.py).
+
+    Gold keeps each day's raw probability where there was stock, and fits its map on the days
+    whose lead time has ended, by the book stock it saw; the replay keeps the same record. The
+    alert lifecycle inside `replay` ran on the raw probability; the scores use these.
+    """
+    record: dict[tuple[str, str], list[calibration.RecordedDay]] = defaultdict(list)
+    for item in scored:
+        probability = item.raw_probability if item.on_hand > 0 else None
+        record[(item.store_id, item.sku)].append(
+            calibration.RecordedDay(item.day, item.on_hand, probability, item.lead_time_days)
+        )
+    maps = {
+        day: calibration.fit(calibration.bin_outcomes(calibration.known_outcomes(record, day)), day)
+        for day in sorted({item.day for item in scored})
+    }
+    return [replace(item, probability=maps[item.day].apply(item.raw_probability)) for item in scored]
 
 
 def stockouts_of(truth: GroundTruth) -> list[TrueStockout]:

@@ -268,6 +268,7 @@ def staging_frames(
             days="demand_days",
             elasticity="promotion_elasticity",
             dispersion="demand_dispersion",
+            stockout_probability="stockout_probability_raw",  # the load calibrates it (calibration.py)
         ),
         STOCK_FORECAST.name: _staged(forecasts, STOCK_FORECAST),
         OPEN_ORDERS.name: _staged(order_lines.where(F.col("on_order") > 0), OPEN_ORDERS),

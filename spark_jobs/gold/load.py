@@ -22,9 +22,10 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from psycopg2 import sql
+from psycopg2.extras import execute_values
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType
@@ -32,10 +33,10 @@ from pyspark.sql.types import ArrayType
 from lakehouse.config import Settings
 from lakehouse.db import connect
 from lakehouse.locks import require_lease
-from spark_jobs.gold import alerts
+from spark_jobs.gold import alerts, calibration
 from spark_jobs.gold import stock_model as model
 from spark_jobs.gold.sql_files import gold_sql
-from spark_jobs.gold.staging import STAGING
+from spark_jobs.gold.staging import CALIBRATED_PROBABILITY, STAGING
 
 GOLD_STAGE = "gold"
 _CSV_OPTIONS = {
@@ -182,6 +183,53 @@ class LoadResult:
     alerts: alerts.AlertCounts
 
 
+def _day(run: LoadRun) -> date:
+    return run.as_of.astimezone(UTC).date()
+
+
+def fit_calibration(cursor, schema: str, as_of_day: date) -> calibration.CalibrationMap:
+    """The calibration map of a load at `as_of_day`, fitted on gold's record (calibration.py).
+
+    Call it after the snapshots of the load are merged: the closings of its window decide
+    outcomes too.
+    """
+    cursor.execute(
+        gold_sql("load/calibration_history", schema),
+        {
+            "as_of_day": as_of_day,
+            "history_days": calibration.CALIBRATION_HISTORY_DAYS,
+            "bins": calibration.CALIBRATION_BINS,
+        },
+    )
+    bins = [calibration.CalibrationBin(int(b), int(n), float(p), int(k)) for b, n, p, k in cursor.fetchall()]
+    return calibration.fit(bins, as_of_day)
+
+
+def calibrate_staged_positions(cursor, schema: str, run: LoadRun) -> calibration.CalibrationMap:
+    """Fit the map and stage the calibrated probability of every staged position; returns the map."""
+    fitted = fit_calibration(cursor, schema, _day(run))
+    cursor.execute(
+        "select store_id, sku, stockout_probability_raw from stg_stock_position"
+        " where stockout_probability_raw is not null"
+    )
+    calibrated = (
+        (store_id, sku, round(fitted.apply(float(raw)), 6)) for store_id, sku, raw in cursor.fetchall()
+    )
+    CALIBRATED_PROBABILITY.create(cursor)
+    execute_values(
+        cursor,
+        sql.SQL("insert into {} ({}) values %s")
+        .format(
+            sql.Identifier(CALIBRATED_PROBABILITY.name),
+            sql.SQL(", ").join(map(sql.Identifier, CALIBRATED_PROBABILITY.column_names)),
+        )
+        .as_string(cursor),
+        list(calibrated),
+        page_size=5000,
+    )
+    return fitted
+
+
 def _merge_staged(cursor, schema: str, run: LoadRun) -> tuple[int, int]:
     """Dimensions, facts, the daily aggregate, snapshots, positions, forecasts, open orders and the
     promotion calendar, from staging.
@@ -204,7 +252,12 @@ def _merge_staged(cursor, schema: str, run: LoadRun) -> tuple[int, int]:
     cursor.execute(gold_sql("load/refresh_agg_sales_store_daily", schema))
     store_days = cursor.fetchone()[0]
     cursor.execute(gold_sql("load/merge_inventory_snapshot", schema))
-    cursor.execute(gold_sql("load/merge_stock_position", schema), {"as_of": run.as_of})
+    fitted = calibrate_staged_positions(cursor, schema, run)
+    cursor.execute(
+        gold_sql("load/merge_stock_position", schema),
+        {"as_of": run.as_of, "calibration_fitted_on": fitted.fitted_on, "calibration_rows": fitted.rows},
+    )
+    cursor.execute(gold_sql("load/record_raw_probabilities", schema), {"as_of_day": _day(run)})
     cursor.execute(gold_sql("load/replace_stock_forecast", schema), {"as_of": run.as_of})
     cursor.execute(gold_sql("load/replace_open_orders", schema), {"as_of": run.as_of})
     cursor.execute(gold_sql("load/replace_promotion_calendar", schema))

@@ -133,7 +133,7 @@ STOCK_POSITION = StagingTable(
         ("last_receipt_at", "timestamptz"),
         ("promotion_elasticity", "numeric"),
         ("demand_dispersion", "numeric"),
-        ("stockout_probability", "numeric"),
+        ("stockout_probability_raw", "numeric"),  # calibrated by the load (stg_calibrated_probability)
         ("stockout_probability_1d", "numeric"),
         ("expected_stockout_date", "date"),
         ("model_version", "text"),
@@ -190,6 +190,17 @@ STAGING: dict[str, StagingTable] = {
         PROMOTION_CALENDAR,
     )
 }
+
+# The calibrated probability of each staged position (calibration.py), written by the load itself.
+CALIBRATED_PROBABILITY = StagingTable(
+    "stg_calibrated_probability",
+    "stock_position",
+    (
+        ("store_id", "text"),
+        ("sku", "text"),
+        ("stockout_probability", "numeric"),
+    ),
+)
 
 # The alert conditions a load found (alerts.AlertCondition, field for field), for the lifecycle.
 ALERT_CONDITIONS = StagingTable(

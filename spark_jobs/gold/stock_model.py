@@ -65,7 +65,7 @@ from lakehouse.config import GoldSettings
 
 # The version gold stamps on every forecast row and stock position it writes (model_version) and
 # tags the MLflow runs that fit and score it with: raise it with every change of a formula here.
-MODEL_VERSION = "stock-model-4"
+MODEL_VERSION = "stock-model-5"
 # How many pseudo-days at the overall mean each weekday's index starts from (see module doc).
 DOW_PRIOR_DAYS = 4.0
 # Pseudo-days of the category's promotion elasticity and dispersion behind a store-SKU's own.

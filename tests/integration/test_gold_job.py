@@ -327,7 +327,8 @@ def test_snapshots_and_stock_model_match_the_python_reference(world: dict):
             world,
             "select on_hand, ewma, demand_std, safety_stock, reorder_point, predicted_stockout_date, "
             "dow_index, on_order, inventory_position, promotion_elasticity, demand_dispersion, "
-            "stockout_probability, stockout_probability_1d, expected_stockout_date, recommended_order_qty "
+            "stockout_probability, stockout_probability_1d, expected_stockout_date, recommended_order_qty, "
+            "stockout_probability_raw, calibration_fitted_on, calibration_rows, lead_time_days "
             "from stock_position where store_id = %s and sku = %s",
             store,
             sku,
@@ -346,6 +347,19 @@ def test_snapshots_and_stock_model_match_the_python_reference(world: dict):
         assert float(position[12]) == pytest.approx(expected.day_probability, abs=1e-4), (store, sku)
         assert position[13] == expected.expected_stockout_date, (store, sku)
         assert position[14] == expected.recommended_order_qty, (store, sku)
+        # no day's outcome is known yet: the calibration map is the identity (calibration.py)
+        assert float(position[15]) == pytest.approx(expected.probability, abs=1e-4), (store, sku)
+        assert (position[16], position[17]) == (None, 0)
+        # the raw probability is kept on the day's snapshot, for later loads to calibrate on
+        recorded = _query(
+            world,
+            "select stockout_probability_raw, stockout_lead_time_days from fact_inventory_snapshot "
+            "join dim_date using (date_key) where store_id = %s and sku = %s and calendar_date = %s",
+            store,
+            sku,
+            last_day,
+        )
+        assert recorded == [(position[15], position[18]) if expected.on_hand > 0 else (None, None)]
         forecast = _query(
             world,
             "select forecast_units from stock_forecast where store_id = %s and sku = %s "

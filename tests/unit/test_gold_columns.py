@@ -36,7 +36,7 @@ DERIVED = {
     "dim_product": {"is_current"},
     "fact_sales": {"product_key", "date_key", "unit_cost"},
     "fact_inventory_snapshot": {"date_key"},
-    "stock_position": {"as_of"},
+    "stock_position": {"as_of", "stockout_probability", "calibration_fitted_on", "calibration_rows"},
     "stock_forecast": {"as_of"},
     "stock_alerts": {"first_seen_at", "last_seen_at", "needs_publish"},
     "open_orders": {"as_of"},

@@ -1,5 +1,8 @@
 -- Upserts the staged stock positions into stock_position, stamped with the load's data time
--- (parameter as_of); store-SKUs this load did not evaluate keep their row.
+-- (parameter as_of), with the calibrated stockout probability the load computed
+-- (stg_calibrated_probability) beside the raw one, and the calibration map's fit day and rows
+-- (parameters calibration_fitted_on, calibration_rows); store-SKUs this load did not evaluate
+-- keep their row.
 -- Grain: one row per store and SKU.
 
 insert into :"schema".stock_position (
@@ -7,7 +10,8 @@ insert into :"schema".stock_position (
     service_level, lead_time_days, safety_stock, reorder_point, order_up_to_level, days_of_cover,
     predicted_stockout_date, recommended_order_qty, risk, on_order, inventory_position, next_receipt_at,
     last_receipt_at, promotion_elasticity, demand_dispersion, stockout_probability,
-    stockout_probability_1d, expected_stockout_date, model_version
+    stockout_probability_1d, expected_stockout_date, model_version, stockout_probability_raw,
+    calibration_fitted_on, calibration_rows
 )
 select
     store_id, sku, %(as_of)s, on_hand, round(mean_7d, 3), round(mean_28d, 3), round(ewma, 3),
@@ -15,9 +19,11 @@ select
     round(safety_stock, 2), round(reorder_point, 2), round(order_up_to_level, 2),
     round(days_of_cover, 2), predicted_stockout_date, recommended_order_qty, risk, on_order,
     inventory_position, next_receipt_at, last_receipt_at, round(promotion_elasticity, 3),
-    round(demand_dispersion, 3), round(stockout_probability, 4), round(stockout_probability_1d, 4),
-    expected_stockout_date, model_version
-from stg_stock_position
+    round(demand_dispersion, 3), round(calibrated.stockout_probability, 4),
+    round(stockout_probability_1d, 4), expected_stockout_date, model_version,
+    round(stockout_probability_raw, 4), %(calibration_fitted_on)s, %(calibration_rows)s
+from stg_stock_position as staged
+left join stg_calibrated_probability as calibrated using (store_id, sku)
 on conflict (store_id, sku) do update set
     as_of = excluded.as_of,
     on_hand = excluded.on_hand,
@@ -46,4 +52,7 @@ on conflict (store_id, sku) do update set
     stockout_probability_1d = excluded.stockout_probability_1d,
     expected_stockout_date = excluded.expected_stockout_date,
     model_version = excluded.model_version,
+    stockout_probability_raw = excluded.stockout_probability_raw,
+    calibration_fitted_on = excluded.calibration_fitted_on,
+    calibration_rows = excluded.calibration_rows,
     loaded_at = now()
