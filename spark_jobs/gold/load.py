@@ -113,8 +113,8 @@ class LoadRun:
     started_at: datetime
     overstock_cover_days: float
     silver_loaded_through: datetime | None = None
-    alert_min_probability: float = 0.4  # ALERT_MIN_PROBABILITY
-    alert_close_probability: float = 0.25  # ALERT_CLOSE_PROBABILITY
+    alert_min_probability: float = 0.3  # ALERT_MIN_PROBABILITY
+    alert_close_probability: float = 0.2  # ALERT_CLOSE_PROBABILITY
 
 
 def alert_conditions_of_staged_positions(cursor, schema: str, run: LoadRun) -> list[alerts.AlertCondition]:
