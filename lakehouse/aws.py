@@ -45,8 +45,8 @@ def s3_on_own_server(settings: Settings) -> bool:
     """True when S3 goes to a server of its own beside the emulator (the stack's S3Proxy).
 
     S3Proxy checks every request against its one configured key and answers a request carrying a
-    session token (X-Amz-Security-Token) with 501 NotImplemented (measured on the stack's 2.x
-    jar): it cannot take a role's temporary credentials, so S3 there stays on the static key.
+    session token (X-Amz-Security-Token) with 501 NotImplemented (measured on the stack's 4.1.0):
+    it cannot take a role's temporary credentials, so S3 there stays on the static key.
     """
     return bool(settings.aws_endpoint_url_s3) and settings.aws_endpoint_url_s3 != settings.aws_endpoint_url
 
