@@ -145,6 +145,19 @@ audit: setup .venv-tools/.installed ## vulnerability audit of both virtualenvs (
 bench: setup ## benchmarks: figures and ratios as a table, and bench/results/latest.json
 	$(PY) -m bench $(BENCH_ARGS)
 
+# podman-compose in its own environment, installed on first use (not by setup): requirements/compose.lock.
+.venv-compose/.installed: requirements/compose.lock
+	@test -x .venv-compose/bin/python || $(PYTHON) -m venv .venv-compose
+	@.venv-compose/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/compose.lock
+	@touch $@
+
+.PHONY: test-compose standins
+standins: setup .venv-compose/.installed ## stand-in images for docker-compose.yml where Docker Hub is out of reach (podman; cached)
+	@$(PY) -m ops.stack.standins
+
+test-compose: setup .venv-compose/.installed ## docker-compose.yml for real with podman: stand-ins, make up, smoke, ports, volumes, make down
+	$(PY) -m tests.support.compose_check
+
 # Terraform targets (tf-apply, tf-destroy, ...) live beside the configuration.
 -include terraform/terraform.mk
 
