@@ -8,7 +8,6 @@ written to STACK_RUN_DIR/mode so `down` stops what `up` started.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import psycopg2
 
-from lakehouse.config import REPO_ROOT, Settings, load_settings
+from lakehouse.config import REPO_ROOT, Settings, load_settings, merged_environment
 from ops.stack import process
 from ops.stack.components import Component, StackError, components
 from ops.stack.database import bootstrap
@@ -117,7 +116,14 @@ def compose(settings: Settings, *arguments: str) -> None:
     """COMPOSE_COMMAND (`docker compose` or `podman-compose`) on docker-compose.yml, with the
     images the settings name, so `.env` and the environment choose them as they choose the rest."""
     command = [*shlex.split(settings.containers.compose_command), *arguments]
-    environment = {**os.environ, **settings.containers.image_environment()}
+    owner, owner_password = settings.postgres_owner
+    # Compose reads `.env` alone; an older one lacks variables .env.example has since gained.
+    environment = {
+        **merged_environment(),
+        **settings.containers.image_environment(),
+        "POSTGRES_OWNER_USER": owner,
+        "POSTGRES_OWNER_PASSWORD": owner_password,
+    }
     try:
         subprocess.run(command, cwd=REPO_ROOT, env=environment, check=True)
     except FileNotFoundError:
