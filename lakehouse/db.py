@@ -45,9 +45,47 @@ def connect(
         yield connection
         if not autocommit:
             connection.commit()
-    except BaseException:
+    except BaseException as error:
         if not autocommit:
-            connection.rollback()
+            _roll_back(connection, settings, error)
         raise
     finally:
         connection.close()
+
+
+class ConnectionLostError(psycopg2.OperationalError):
+    """PostgreSQL went away in the middle of a transaction; the message says what that left and what to do."""
+
+
+def lost_connection_message(settings: Settings, error: BaseException) -> str:
+    """What a transaction cut short by a lost server means for the user, and what to do."""
+    said = (str(error).strip() or type(error).__name__).splitlines()[0]
+    where = f"{settings.postgres_host}:{settings.postgres_port}, database {settings.postgres_db}"
+    return (
+        f"the connection to PostgreSQL ({where}) was lost in the middle of a transaction: {said}. "
+        "PostgreSQL commits nothing of a transaction it did not finish, so none of this transaction's "
+        "writes are in the database and there is nothing to clean up. Check that PostgreSQL runs "
+        "(`make status`; `make up` starts it again), then run this step again (or leave it to its "
+        "schedule): it starts over from what was committed before."
+    )
+
+
+def _roll_back(connection, settings: Settings, error: BaseException) -> None:
+    """Roll back after `error`; when the server is gone, say so instead of 'connection already closed'."""
+    if not connection.closed:
+        try:
+            connection.rollback()
+            return
+        except psycopg2.Error:
+            if not connection.closed:
+                raise
+    if isinstance(error, Exception) and not isinstance(error, ConnectionLostError):
+        raise ConnectionLostError(lost_connection_message(settings, _database_error(error))) from error
+
+
+def _database_error(error: BaseException) -> BaseException:
+    """The psycopg2 error behind `error` (psycopg2's COPY wraps a lost server in a SystemError)."""
+    seen = error
+    while seen is not None and not isinstance(seen, psycopg2.Error):
+        seen = seen.__cause__ or seen.__context__
+    return seen or error
