@@ -3,7 +3,8 @@
 bronze_to_silver has work when its last run left objects waiting or a bronze object was written
 since that run began listing; silver_to_gold has work when silver wrote rows since gold's last
 run began. Both answers come from an S3 listing and one PostgreSQL row (`lakehouse.progress`),
-in well under a second, so an idle stack stays idle. A stage with no recorded run always runs.
+in well under a second, so an idle stack stays idle. A stage with no recorded run runs once its
+input exists: silver when bronze holds an object of the stream, gold when silver holds a table.
 
 The scheduled runs record their progress (`record_silver_run`, `record_gold_run`), and so does
 the continuous path (spark_jobs/live.py), so the schedules know what pos_live already did.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from ingestion.bronze_format import stream_prefix
 from lakehouse import progress
 from lakehouse.aws import client
 from lakehouse.config import Settings
@@ -35,11 +37,21 @@ def newest_bronze_write(settings: Settings, bucket: str, stream: str, since: dat
     return newest
 
 
+def nothing_under(settings: Settings, bucket: str, prefix: str = "") -> bool:
+    """True when `bucket` holds no object under `prefix`: one listing of at most one key."""
+    listing = client("s3", settings, stage="spark").list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    return listing.get("KeyCount", 0) == 0
+
+
 def silver_work(settings: Settings, stream: str, bronze_bucket: str, silver_bucket: str) -> str | None:
-    """Why bronze_to_silver should run now, or None when nothing arrived since its last run."""
+    """Why bronze_to_silver should run now, or None when nothing arrived since its last run.
+
+    A stage that never ran waits for its first bronze object: a fresh stack starts no Spark.
+    """
     last = progress.read(settings, SILVER, silver_bucket)
     if last is None:
-        return "no earlier run recorded"
+        empty = nothing_under(settings, bronze_bucket, stream_prefix(stream))
+        return None if empty else "no earlier run recorded"
     if last.backlog:
         return f"{last.backlog} bronze objects left by the last run"
     newest = newest_bronze_write(settings, bronze_bucket, stream, last.looked_at)
@@ -49,10 +61,14 @@ def silver_work(settings: Settings, stream: str, bronze_bucket: str, silver_buck
 
 
 def gold_work(settings: Settings, schema: str, silver_bucket: str) -> str | None:
-    """Why silver_to_gold should run now, or None when silver wrote nothing since its last run."""
+    """Why silver_to_gold should run now, or None when silver wrote nothing since its last run.
+
+    A gold that never loaded waits for silver's first table: a fresh stack starts no Spark.
+    """
     last = progress.read(settings, GOLD, schema)
     if last is None:
-        return "no earlier run recorded"
+        empty = nothing_under(settings, silver_bucket)
+        return None if empty else "no earlier run recorded"
     silver = progress.read(settings, SILVER, silver_bucket)
     if silver is None:
         return "silver's runs are not recorded yet"

@@ -23,7 +23,7 @@ def load_new_bronze_into_silver(*args, **kwargs) -> dict:
     silver_bucket = kwargs.get("silver_bucket") or settings.silver_bucket
     work = silver_work(settings, stream, bronze_bucket, silver_bucket)
     if work is None:
-        print("silver: nothing new in bronze since the last run; Spark not started")
+        print("silver: nothing new in bronze; Spark not started")
         return {"idle": True, "reconciliation_holds": True}
     print(f"silver: {work}")
     began = datetime.now(UTC)

@@ -20,7 +20,7 @@ def build_gold_from_silver(migrated: dict, *args, **kwargs) -> dict:
     full = str(kwargs.get("full", "false")).lower() == "true"
     work = "a full rebuild was asked for" if full else gold_work(settings, schema, silver_bucket)
     if work is None:
-        print("gold: silver wrote nothing since the last run; Spark not started")
+        print("gold: silver wrote nothing new; Spark not started")
         return {"schema": schema, "idle": True}
     print(f"gold: {work}")
     began = datetime.now(UTC)

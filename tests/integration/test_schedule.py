@@ -45,9 +45,10 @@ def silver_ran(settings: Settings, lake: dict[str, str], backlog: int = 0) -> No
 
 
 def test_silver_runs_first_then_only_for_new_or_waiting_bronze(localstack: Settings, lake: dict[str, str]):
-    assert check_silver(localstack, lake) == "no earlier run recorded"
+    assert check_silver(localstack, lake) is None, "an empty bronze: nothing to start Spark for"
 
     put_bronze_object(localstack, lake)
+    assert check_silver(localstack, lake) == "no earlier run recorded"
     time.sleep(progress.CLOCK_MARGIN.total_seconds() + 1)
     silver_ran(localstack, lake)
     assert check_silver(localstack, lake) is None, "the object predates the last run: nothing new"
@@ -60,8 +61,12 @@ def test_silver_runs_first_then_only_for_new_or_waiting_bronze(localstack: Setti
     assert check_silver(localstack, lake).startswith("bronze object written at ")
 
 
-def test_gold_runs_when_silver_wrote_since_its_last_run(postgres: Settings):
+def test_gold_runs_when_silver_wrote_since_its_last_run(localstack: Settings, postgres: Settings):
     schema, bucket = f"gold_{uuid.uuid4().hex[:8]}", f"silver-{uuid.uuid4().hex[:8]}"
+    ensure_bucket(localstack, bucket)
+    assert gold_work(postgres, schema, bucket) is None, "an empty silver: nothing to start Spark for"
+
+    client("s3", localstack).put_object(Bucket=bucket, Key="sales_lines/_delta_log/0.json", Body=b"{}")
     assert gold_work(postgres, schema, bucket) == "no earlier run recorded"
 
     now = datetime.now(UTC)
@@ -82,6 +87,11 @@ def test_gold_runs_when_silver_wrote_since_its_last_run(postgres: Settings):
 
 def test_an_idle_scheduled_run_does_not_start_spark(mage_server: Settings, lake: dict[str, str]):
     variables = dict(lake)
+    fresh = run_pipeline("bronze_to_silver", settings=mage_server, variables=variables)
+    assert fresh.succeeded, fresh.output[-4000:]
+    assert "Spark not started" in fresh.output, "a fresh lake with an empty bronze starts no Spark"
+
+    put_bronze_object(mage_server, lake)
     first = run_pipeline("bronze_to_silver", settings=mage_server, variables=variables)
     assert first.succeeded, first.output[-4000:]
     assert "silver: no earlier run recorded" in first.output

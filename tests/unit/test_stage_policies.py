@@ -143,6 +143,11 @@ CALLS: dict[tuple[str, str], tuple[str | None, dict[str, list[tuple[str, str]]]]
         "spark",
         {"list_objects_v2": [("s3:ListBucket", bucket(BRONZE))]},
     ),
+    # Whether a stage that never ran has any input yet (bronze for silver, silver for gold).
+    ("spark_jobs/schedule.py", "nothing_under"): (
+        "spark",
+        {"list_objects_v2": [("s3:ListBucket", bucket(BRONZE)), ("s3:ListBucket", bucket(SILVER))]},
+    ),
     # The forecast files after each gold load; HeadBucket is authorized as ListBucket.
     ("spark_jobs/gold/exports.py", "export_forecasts"): (
         "spark",
@@ -197,6 +202,7 @@ BUILDS: dict[tuple[str, str], str | None] = {
     ("ingestion/csv_landing.py", "upload"): None,
     ("spark_jobs/silver/bronze_log.py", "list_objects"): "spark",
     ("spark_jobs/schedule.py", "newest_bronze_write"): "spark",
+    ("spark_jobs/schedule.py", "nothing_under"): "spark",
     ("spark_jobs/gold/exports.py", "export_forecasts"): "spark",
     ("spark_jobs/gold/exports.py", "ForecastWriter.__init__"): "spark",
     ("spark_jobs/gold/alerts.py", "topic_arn"): "alerts",
