@@ -39,6 +39,7 @@ from botocore.exceptions import ClientError
 from psycopg2 import sql
 
 from ingestion.bronze_format import BronzeEvent, encode_object, stream_prefix
+from ingestion.bronze_store import put_once
 from ingestion.csv_events import REJECTIONS, JournalLine, Rejected, read_journal
 from lakehouse.aws import client
 from lakehouse.config import Settings
@@ -260,8 +261,8 @@ class CsvLoader:
             BronzeEvent(self.stream, CSV_SHARD, f"{line.row:08d}", 0, line.store_id, arrived, line.payload)
             for line in lines
         ]
-        body = encode_object(events, datetime.now(UTC))
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson")
+        # False when a run that died before recording the file as loaded had stored it: kept.
+        put_once(self.s3, self.bucket, key, encode_object(events, datetime.now(UTC)))
 
     def _record_loaded(self, sha, landed, bronze_key, lines, new, changed, unchanged) -> None:
         """The file as loaded and its new lines as sent, in one transaction."""

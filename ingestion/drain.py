@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from ingestion.bronze_format import BronzeEvent, decode_object, encode_object, object_key, stream_prefix
+from ingestion.bronze_store import put_once
 from ingestion.checkpoints import Checkpoint, CheckpointStore, StreamIdentity, StreamRecreatedError
 from lakehouse.aws import client
 from lakehouse.config import Settings
@@ -102,7 +103,7 @@ class BronzeWriter:
         body = encode_object(batch.events, ingested_at)
         pending = self.store.mark_pending(checkpoint, key, batch.last_sequence)
         try:
-            self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson")
+            put_once(self.s3, self.bucket, key, body)  # False: an earlier attempt stored it, kept
         except ClientError as error:
             if error.response["Error"]["Code"] == "NoSuchBucket":
                 raise IngestionError(

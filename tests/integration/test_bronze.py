@@ -10,6 +10,7 @@ import pytest
 
 from ingestion import drain as drain_module
 from ingestion.bronze_format import raw_payload
+from ingestion.bronze_store import put_once
 from ingestion.checkpoints import CheckpointStore
 from ingestion.drain import IngestionError, bronze_lines, drain
 from lakehouse.aws import client
@@ -168,3 +169,13 @@ def test_mage_pipeline_drains_the_stream(lake):
     run = run_pipeline("kinesis_to_bronze", variables={"stream": name, "bucket": name}, settings=settings)
     assert run.succeeded, run.output[-3000:]
     assert event_ids(bronze_lines(settings, name, name)) == Counter(ids)
+
+
+def test_a_bronze_object_is_never_replaced(lake):
+    """A second PUT of a bronze key (a retry whose first attempt was stored) keeps the first object."""
+    settings, name = lake
+    s3 = client("s3", settings, stage="ingestion")
+    key = f"raw/{name}/ingest_date=2026-12-01/ingest_hour=08/shardId-000000000000/1-2.ndjson.gz"
+    assert put_once(s3, name, key, b"first") is True
+    assert put_once(s3, name, key, b"second") is False
+    assert s3.get_object(Bucket=name, Key=key)["Body"].read() == b"first"

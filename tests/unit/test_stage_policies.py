@@ -85,7 +85,8 @@ CALLS: dict[tuple[str, str], tuple[str | None, dict[str, list[tuple[str, str]]]]
         "ingestion",
         {"head_object": [("s3:GetObject", obj(BRONZE, BRONZE_KEY))]},
     ),
-    ("ingestion/drain.py", "BronzeWriter.write"): (
+    # Every bronze write, the drain's and csv_to_bronze's, with their own ingestion client.
+    ("ingestion/bronze_store.py", "put_once"): (
         "ingestion",
         {"put_object": [("s3:PutObject", obj(BRONZE, BRONZE_KEY))]},
     ),
@@ -112,10 +113,6 @@ CALLS: dict[tuple[str, str], tuple[str | None, dict[str, list[tuple[str, str]]]]
     ("ingestion/csv_landing.py", "CsvLoader.load"): (
         "ingestion",
         {"get_object": [("s3:GetObject", obj(BRONZE, UPLOAD_KEY))]},
-    ),
-    ("ingestion/csv_landing.py", "CsvLoader._write"): (
-        "ingestion",
-        {"put_object": [("s3:PutObject", obj(BRONZE, BRONZE_KEY))]},
     ),
     ("ingestion/csv_landing.py", "CsvLoader._reject"): (
         "ingestion",
