@@ -10,6 +10,12 @@ are never touched; the other services are the shared ones, with names of the tes
   that says what happened and what to do; after the restart gold is exactly as before the run
   (no half-written load), the next run succeeds, fact_sales equals silver's sales lines as
   multisets, and load_runs has one row per successful load.
+- Mage during a run: a private Mage server (its schedules on, their default names idle) runs
+  bronze_to_silver, started through its API trigger; once the run has merged into a silver
+  table, and before its bronze log, Mage's whole process group (server, scheduler, the run and
+  its Spark JVM) gets SIGKILL. The stage lease the dead run left is not released, yet the run
+  started through the API after Mage's restart takes the stage (a higher token) and
+  completes; bronze = silver + quarantine and silver equals a clean run over the same bronze.
 """
 
 from __future__ import annotations
@@ -32,17 +38,21 @@ import pytest
 from psycopg2 import sql
 
 from ingestion.drain import drain
+from lakehouse.aws import client
 from lakehouse.config import REPO_ROOT, Settings, load_settings
 from lakehouse.db import connect
+from lakehouse.mage_api import MageApi
 from lakehouse.resources import ensure_bucket
 from ops.mage import pipeline_command, run_pipeline
 from ops.stack import process
 from ops.stack.cli import start_native
-from ops.stack.components import Postgres, mage_environment
+from ops.stack.components import MageServer, Postgres, mage_environment
 from producer import KinesisSink, Simulation, SimulationConfig
 from spark_jobs.session import s3a_uri
+from spark_jobs.silver.bronze_log import BRONZE_LOG
 from spark_jobs.silver.job import run_bronze_to_silver
-from spark_jobs.silver.tables import table_path
+from spark_jobs.silver.tables import QUARANTINE, table_path
+from tests.support.lake_checks import SILVER_EVENT_TABLES, assert_silver_accounts_for_bronze
 
 pytestmark = pytest.mark.faults
 
@@ -231,3 +241,175 @@ def test_gold_load_survives_a_kill_9_of_postgresql_mid_transaction(
     assert gold_sales == silver_sales
     after = _gold_row_counts(lake)
     assert after["load_runs"] == 1, "one load_runs row per successful load"
+
+
+# Columns a rerun writes differently from a clean run by design (tests/faults/test_kill_points.py).
+RUN_COLUMNS = {"loaded_at", "run_id", "quarantined_at", "detail"}
+FINISHED = {"completed", "failed", "cancelled"}
+
+
+@pytest.fixture
+def private_mage(localstack: Settings, unique_name: str, tmp_path: Path, monkeypatch) -> Iterator[Settings]:
+    """A Mage of the test's own (port, database, run folder), with its every-minute schedules.
+
+    Its default names (stream, buckets, gold schema, queues) are idle ones, so the schedules
+    find nothing to do; the test's runs name their lake in runtime variables.
+    """
+    idle = f"{unique_name}-idle"
+    monkeypatch.setenv("GOLD_SCHEMA", f"gold_{unique_name}_idle")  # never migrated: gold's runs stop at once
+    monkeypatch.setenv("CSV_LANDING_QUEUE", f"{idle}-landing")
+    monkeypatch.setenv("EXPORTS_BUCKET", f"{idle}-exports")
+    mage = dataclasses.replace(
+        localstack,
+        stack_run_dir=tmp_path / "run",
+        mage_port=_free_port(),
+        mage_data_dir=tmp_path / "run" / "mage_data",
+        kinesis_stream=idle,
+        bronze_bucket=f"{idle}-bronze",
+        silver_bucket=f"{idle}-silver",
+        alerts_topic=f"{idle}-alerts",
+        alerts_queue=f"{idle}-inbox",
+    )
+    start_native(mage, ["mage"], log=_quiet)
+    try:
+        yield mage
+    finally:
+        MageServer(mage).stop()
+
+
+def _silver_keys(lake: Settings) -> list[str]:
+    s3 = client("s3", lake)
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=lake.silver_bucket):
+        keys += [item["Key"] for item in page.get("Contents", [])]
+    return keys
+
+
+def _merged(keys: list[str]) -> tuple[list[str], bool]:
+    """(event tables with a commit after their creation, whether the bronze log has one): a run's progress."""
+    first_commit = "/_delta_log/00000000000000000001.json"
+    tables = [key.removesuffix(first_commit) for key in keys if key.endswith(first_commit)]
+    return [table for table in tables if table != BRONZE_LOG], BRONZE_LOG in tables
+
+
+def _wait_for_a_merge(lake: Settings, api: MageApi, run_id: int, timeout: float) -> list[str]:
+    """Until the run has merged into a silver table and not yet written its bronze log; those tables."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        merged, logged = _merged(_silver_keys(lake))
+        assert not logged, f"the run wrote its bronze log before it was seen merging: {merged}"
+        if merged:
+            return merged
+        status = api.get(f"/api/pipeline_runs/{run_id}")["pipeline_run"]["status"]
+        assert status not in FINISHED, f"bronze_to_silver run {run_id} {status} before merging"
+        time.sleep(0.3)
+    pytest.fail(f"bronze_to_silver run {run_id} merged nothing within {timeout:.0f} s")
+
+
+def _kill_9_group(component) -> None:
+    """SIGKILL to the component's whole process group (the server, its runs, their Spark JVMs).
+
+    A killed process stays a zombie until its parent reaps it (this test process, for the server
+    it spawned), so the group counts as gone when nothing in it is left but zombies.
+    """
+    record = process.read_pid(component.pid_file)
+    assert record is not None, f"the private {component.name} is not running"
+    assert os.getpgid(record.pid) == record.pid, f"{component.name} does not lead its process group"
+    os.killpg(record.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(record.pid, os.WNOHANG)
+        if not _living_members(record.pid):
+            return
+        time.sleep(0.2)
+    pytest.fail(f"{component.name}'s processes still run 30 s after SIGKILL: {_living_members(record.pid)}")
+
+
+def _running(pid: int) -> bool:
+    """True while `pid` runs; a zombie (killed, not yet reaped by its new parent) does not."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _living_members(group: int) -> list[psutil.Process]:
+    living = []
+    for member in psutil.process_iter(["status"]):
+        with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
+            if os.getpgid(member.pid) == group and member.info["status"] != psutil.STATUS_ZOMBIE:
+                living.append(member)
+    return living
+
+
+def _silver_lease(lake: Settings) -> tuple[int, str, object]:
+    """(token, holder, released_at) of silver's lease on the lake's bucket."""
+    with connect(lake) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "select token, holder, released_at from ingestion.stage_leases "
+            "where stage = 'silver' and target = %s",
+            (lake.silver_bucket,),
+        )
+        return cursor.fetchone()
+
+
+def _run_to_the_end(api: MageApi, variables: dict, timeout: float) -> dict:
+    """A bronze_to_silver run started through the API trigger, waited for; the finished run."""
+    run = api.trigger("bronze_to_silver", variables)
+    deadline = time.monotonic() + timeout
+    while run["status"] not in FINISHED:
+        assert time.monotonic() < deadline, f"bronze_to_silver run {run['id']} still {run['status']}"
+        time.sleep(3)
+        run = api.get(f"/api/pipeline_runs/{run['id']}")["pipeline_run"]
+    return run
+
+
+def _rows(spark, silver_bucket: str, table: str) -> Counter:
+    frame = spark.read.format("delta").load(table_path(s3a_uri(silver_bucket), table))
+    kept = [column for column in frame.columns if column not in RUN_COLUMNS]
+    return Counter(tuple(str(value) for value in row) for row in frame.select(*kept).collect())
+
+
+def test_a_silver_run_survives_a_kill_9_of_mage_and_its_lease_does_not_block_the_next(
+    spark, own_lake, private_mage: Settings, unique_name: str
+):
+    lake = own_lake(unique_name)
+    events = list(Simulation(CONFIG))
+    assert KinesisSink(lake).send(events).events_failed == 0
+    assert drain(lake).events == len(events)
+    variables = {
+        "stream": lake.kinesis_stream,
+        "bronze_bucket": lake.bronze_bucket,
+        "silver_bucket": lake.silver_bucket,
+    }
+
+    api = MageApi(private_mage)
+    run = api.trigger("bronze_to_silver", variables)
+    merged = _wait_for_a_merge(lake, api, run["id"], timeout=600)
+    _kill_9_group(MageServer(private_mage))
+    killed_token, holder, released = _silver_lease(lake)
+    assert released is None, "the killed run released its lease: it was not killed mid-run"
+    holder_pid = int(holder.rsplit(" pid ", 1)[1])  # lakehouse.locks.holder_name: "<host> pid <pid>"
+    assert not _running(holder_pid), f"the lease's holder still runs: {holder}"
+    assert _merged(_silver_keys(lake))[1] is False, f"the killed run wrote its bronze log (merged {merged})"
+
+    started = start_native(private_mage, ["mage"], log=_quiet)  # what `make up` does for Mage
+    assert [component.name for component in started] == ["mage"]
+    api = MageApi(private_mage)
+    finished = _run_to_the_end(api, variables, timeout=900)
+    assert finished["status"] == "completed", finished
+    # Mage resumes the killed run after its restart: the API's run may have found the stage busy
+    # (taken by the resumed run) and skipped. Whichever holds it, it must let go.
+    deadline = time.monotonic() + 900
+    while _silver_lease(lake)[2] is None and time.monotonic() < deadline:
+        time.sleep(3)
+    token, _, released = _silver_lease(lake)
+    assert token > killed_token and released is not None, (token, killed_token, released)
+
+    assert_silver_accounts_for_bronze(spark, lake, len(events))
+    clean_bucket = f"{lake.silver_bucket}-clean"
+    clean = run_bronze_to_silver(spark, lake, silver_bucket=clean_bucket)
+    assert clean.bronze_lines == len(events)
+    for table in (*SILVER_EVENT_TABLES, QUARANTINE):
+        assert _rows(spark, lake.silver_bucket, table) == _rows(spark, clean_bucket, table), table
