@@ -204,6 +204,7 @@ class ContainerSettings:
 
 
 _IAM_NAME_PREFIX = re.compile(r"^[\w+=,.@-]{1,54}$")
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:(root|(user|role)/[\w+=,.@/-]+)$")
 
 
 @dataclass(frozen=True)
@@ -215,8 +216,22 @@ class StageRoleSettings:
 
     enabled: bool = variable("AWS_STAGE_ROLES")
     name_prefix: str = variable("AWS_IAM_NAME_PREFIX")
+    # Comma-separated IAM ARNs the roles trust; empty: whoever runs the bootstrap or Terraform.
+    principals: str = variable("AWS_STAGE_ROLE_PRINCIPALS")
+
+    @property
+    def trusted_principals(self) -> tuple[str, ...]:
+        """The principals named in AWS_STAGE_ROLE_PRINCIPALS, in order; () when it is empty."""
+        return tuple(item.strip() for item in self.principals.split(",") if item.strip())
 
     def __post_init__(self) -> None:
+        for principal in self.trusted_principals:
+            if not _PRINCIPAL_ARN.match(principal):
+                raise ConfigError(
+                    f"AWS_STAGE_ROLE_PRINCIPALS: {principal!r} is not the IAM ARN of a role, a user or "
+                    "an account (arn:aws:iam::<account>:role/<name>, :user/<name> or :root); leave it "
+                    "empty to trust the principal that runs `make up` or Terraform"
+                )
         # Room for the longest suffix, -ingestion, within IAM's 64 characters of a role name.
         if not _IAM_NAME_PREFIX.match(self.name_prefix):
             raise ConfigError(

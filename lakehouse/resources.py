@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +36,8 @@ EXPORTS_EXPIRATION_DAYS = 730
 # Where stores upload their POS journals as CSV (ingestion/csv_landing.py); created objects under
 # it are what the bronze bucket notifies the landing queue of.
 LANDING_PREFIX = "landing/pos_csv/"
+# arn:<partition>:sts::<account>:assumed-role/<role>/<session>: a session, not a principal.
+_ASSUMED_ROLE = re.compile(r"^arn:[\w-]+:sts::\d{12}:assumed-role/(?P<role>[\w+=,.@-]+)/")
 EXPORTS_PREFIX = "forecasts/"
 
 LAKE_BUCKETS = ("bronze", "silver")
@@ -107,6 +111,7 @@ def terraform_variables(settings: Settings, iam_name_prefix: str | None = None) 
         "alerts_topic": settings.alerts_topic,
         "alerts_queue": settings.alerts_queue,
         "iam_name_prefix": iam_name_prefix or settings.stage_roles.name_prefix,
+        "stage_role_principals": list(settings.stage_roles.trusted_principals),
         "bronze_infrequent_access_days": BRONZE_INFREQUENT_ACCESS_DAYS,
         "bronze_expiration_days": BRONZE_EXPIRATION_DAYS,
         "bronze_noncurrent_days": BRONZE_NONCURRENT_DAYS,
@@ -423,14 +428,36 @@ def stage_policies(
     return {stage: {"Version": "2012-10-17", "Statement": body} for stage, body in statements.items()}
 
 
+def trusted_principals(settings: Settings) -> list[str]:
+    """Who may assume a stage role: AWS_STAGE_ROLE_PRINCIPALS, else the caller (as in terraform/iam.tf).
+
+    The caller is the principal whose key runs the bootstrap; a session of an assumed role (an
+    ECS task, a CI job) is not a principal a trust policy can name, so it stands for its role,
+    with the role's path, which only IAM knows (Terraform's aws_iam_session_context does the same).
+    """
+    if settings.stage_roles.trusted_principals:
+        return list(settings.stage_roles.trusted_principals)
+    caller = client("sts", settings).get_caller_identity()["Arn"]
+    return [principal_of(caller, lambda role: client("iam", settings).get_role(RoleName=role)["Role"]["Arn"])]
+
+
+def principal_of(caller: str, role_arn: Callable[[str], str]) -> str:
+    """The principal a trust policy names for `caller`: itself, or for a role's session the role."""
+    session = _ASSUMED_ROLE.match(caller)
+    return caller if session is None else role_arn(session["role"])
+
+
 def assume_role_policy(settings: Settings) -> dict:
-    """Principals of this account may assume a stage role (as in terraform/iam.tf)."""
-    identity = client("sts", settings).get_caller_identity()
-    partition = identity["Arn"].split(":")[1]
-    root = f"arn:{partition}:iam::{identity['Account']}:root"
+    """The trust policy of every stage role: the trusted principals may assume it."""
     return {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": root}, "Action": "sts:AssumeRole"}],
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": trusted_principals(settings)},
+                "Action": "sts:AssumeRole",
+            }
+        ],
     }
 
 

@@ -16,16 +16,21 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
-locals {
-  account_root = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
+# The caller's principal: an assumed role's session stands for its role (with its path).
+data "aws_iam_session_context" "current" {
+  arn = data.aws_caller_identity.current.arn
+}
 
-  # Principals of this account may assume a stage role when their own policy allows it
-  # (an ECS task role, a CI user, an operator): the account decides who runs which stage.
+locals {
+  # Who may assume a stage role: var.stage_role_principals (AWS_STAGE_ROLE_PRINCIPALS: an ECS task
+  # role, a CI user), else the principal applying this configuration, not the whole account.
+  stage_role_principals = length(var.stage_role_principals) > 0 ? var.stage_role_principals : [data.aws_iam_session_context.current.issuer_arn]
+
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
       Effect    = "Allow"
-      Principal = { AWS = local.account_root }
+      Principal = { AWS = local.stage_role_principals }
       Action    = "sts:AssumeRole"
     }]
   })

@@ -91,6 +91,12 @@ variable "iam_name_prefix" {
   default     = "stock-lakehouse"
 }
 
+variable "stage_role_principals" {
+  description = "AWS_STAGE_ROLE_PRINCIPALS: IAM ARNs the stage roles trust; empty: the principal applying this configuration."
+  type        = list(string)
+  default     = []
+}
+
 variable "bronze_infrequent_access_days" {
   description = "Age in days at which bronze objects move to STANDARD_IA: silver has read them by then."
   type        = number

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from lakehouse import aws, stage_credentials
+from lakehouse import aws, resources, stage_credentials
 from lakehouse.config import Settings
 from lakehouse.resources import ensure_stream
 from producer.events import Event
@@ -96,3 +96,23 @@ def test_the_lakes_s3_server_refuses_session_credentials(roles: Settings):
         with_session.list_buckets()
     assert refused.value.response["Error"]["Code"] == "NotImplemented"
     aws.client("s3", roles, stage="ingestion").list_buckets()  # the stage's S3 client: the static key
+
+
+def test_the_stage_roles_trust_the_caller_and_a_session_stands_for_its_role(roles: Settings):
+    iam = aws.client("iam", roles)
+    caller = aws.client("sts", roles).get_caller_identity()["Arn"]
+    assert resources.trusted_principals(roles) == [caller]
+
+    def role_of(stage: str) -> dict:
+        name = stage_credentials.role_name(roles.stage_roles.name_prefix, stage)
+        return iam.get_role(RoleName=name)["Role"]
+
+    for stage in stage_credentials.STAGES:
+        (statement,) = role_of(stage)["AssumeRolePolicyDocument"]["Statement"]
+        trusted = statement["Principal"]["AWS"]
+        assert ([trusted] if isinstance(trusted, str) else trusted) == [caller], stage
+
+    # A stage's session (as an ECS task or CI job would run the bootstrap) names its role.
+    session = aws.client("sts", roles, stage="spark").get_caller_identity()["Arn"]
+    resolved = resources.principal_of(session, lambda name: iam.get_role(RoleName=name)["Role"]["Arn"])
+    assert resolved == role_of("spark")["Arn"]

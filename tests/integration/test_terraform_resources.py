@@ -78,6 +78,7 @@ class Probe:
         self.sns = client("sns", settings)
         self.sqs = client("sqs", settings)
         self.iam = client("iam", settings)
+        self.trusted = resources.trusted_principals(settings)
         summary = client("kinesis", settings).describe_stream_summary(StreamName=settings.kinesis_stream)
         self.stream = summary["StreamDescriptionSummary"]
         self.topic_arn = self.sns.create_topic(Name=settings.alerts_topic)["TopicArn"]  # idempotent lookup
@@ -179,7 +180,8 @@ class Probe:
         role = self.iam.get_role(RoleName=f"{self.iam_prefix}-{stage}")["Role"]
         (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
         assert statement["Action"] == "sts:AssumeRole"
-        assert statement["Principal"]["AWS"].endswith(":root")
+        trusted = statement["Principal"]["AWS"]
+        assert sorted([trusted] if isinstance(trusted, str) else trusted) == sorted(self.trusted)
 
     def aws_iam_role_policy(self, stage: str) -> None:
         document = self.iam.get_role_policy(

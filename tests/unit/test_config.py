@@ -124,3 +124,16 @@ def test_stage_roles_are_typed_and_the_role_prefix_is_checked():
     assert read_settings(env_file=None, environ={}).stage_roles.name_prefix == prefix
     with pytest.raises(ConfigError, match="AWS_IAM_NAME_PREFIX"):
         read_settings(env_file=None, environ={"AWS_IAM_NAME_PREFIX": "has space"})
+
+
+def test_the_principals_the_stage_roles_trust_are_iam_arns():
+    assert read_settings(env_file=None, environ={}).stage_roles.trusted_principals == ()
+    named = "arn:aws:iam::123456789012:role/ecs/stages, arn:aws:iam::123456789012:user/ci"
+    roles = read_settings(env_file=None, environ={"AWS_STAGE_ROLE_PRINCIPALS": named}).stage_roles
+    assert roles.trusted_principals == (
+        "arn:aws:iam::123456789012:role/ecs/stages",
+        "arn:aws:iam::123456789012:user/ci",
+    )
+    session = "arn:aws:sts::123456789012:assumed-role/stages/task-1"  # a session, not a principal
+    with pytest.raises(ConfigError, match="AWS_STAGE_ROLE_PRINCIPALS"):
+        read_settings(env_file=None, environ={"AWS_STAGE_ROLE_PRINCIPALS": session})

@@ -218,3 +218,11 @@ def test_every_bucket_control_follows_the_bucket_controls_variable(source: str):
         assert re.search(
             r"^\s{2}count\s*=\s*var\.bucket_controls \? 1 : 0$", declared[address], re.MULTILINE
         ), f"{address} is not conditional on var.bucket_controls: S3Proxy would refuse it"
+
+
+def test_a_role_session_is_trusted_as_its_role_and_anything_else_as_itself():
+    paths = {"stages": "arn:aws:iam::123456789012:role/ecs/stages"}
+    session = "arn:aws:sts::123456789012:assumed-role/stages/task-7"
+    assert resources.principal_of(session, paths.__getitem__) == paths["stages"]
+    for caller in ("arn:aws:iam::123456789012:user/ci", "arn:aws:iam::000000000000:root"):
+        assert resources.principal_of(caller, paths.__getitem__) == caller
