@@ -63,15 +63,17 @@ def silver_work(settings: Settings, stream: str, bronze_bucket: str, silver_buck
 def gold_work(settings: Settings, schema: str, silver_bucket: str) -> str | None:
     """Why silver_to_gold should run now, or None when silver wrote nothing since its last run.
 
-    A gold that never loaded waits for silver's first table: a fresh stack starts no Spark.
+    A gold that never loaded waits for silver's first table, and a gold that did waits for
+    silver's first recorded run: a fresh stack starts no Spark, and gold does not start Spark
+    every minute beside a long first silver run (the demo's backfill) that it cannot read yet.
     """
     last = progress.read(settings, GOLD, schema)
     if last is None:
         empty = nothing_under(settings, silver_bucket)
         return None if empty else "no earlier run recorded"
     silver = progress.read(settings, SILVER, silver_bucket)
-    if silver is None:
-        return "silver's runs are not recorded yet"
+    if silver is None:  # silver's first run is still going (or never ran): it records when done
+        return None
     if progress.is_new(silver.wrote_at, last.looked_at):
         return f"silver wrote at {silver.wrote_at:%Y-%m-%d %H:%M:%S}"
     return None

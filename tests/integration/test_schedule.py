@@ -71,7 +71,7 @@ def test_gold_runs_when_silver_wrote_since_its_last_run(localstack: Settings, po
 
     now = datetime.now(UTC)
     progress.record(postgres, GOLD, schema, looked_at=now, backlog=0, wrote_at=now)
-    assert gold_work(postgres, schema, bucket) == "silver's runs are not recorded yet"
+    assert gold_work(postgres, schema, bucket) is None, "silver's first run has not finished"
 
     earlier = now - timedelta(minutes=5)
     progress.record(postgres, SILVER, bucket, looked_at=earlier, backlog=0, wrote_at=earlier)
