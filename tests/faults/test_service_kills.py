@@ -51,8 +51,8 @@ from producer import KinesisSink, Simulation, SimulationConfig
 from spark_jobs.session import s3a_uri
 from spark_jobs.silver.bronze_log import BRONZE_LOG
 from spark_jobs.silver.job import run_bronze_to_silver
-from spark_jobs.silver.tables import QUARANTINE, table_path
-from tests.support.lake_checks import SILVER_EVENT_TABLES, assert_silver_accounts_for_bronze
+from spark_jobs.silver.tables import table_path
+from tests.support.lake_checks import assert_silver_accounts_for_bronze, assert_silver_equals_a_clean_run
 
 pytestmark = pytest.mark.faults
 
@@ -243,8 +243,6 @@ def test_gold_load_survives_a_kill_9_of_postgresql_mid_transaction(
     assert after["load_runs"] == 1, "one load_runs row per successful load"
 
 
-# Columns a rerun writes differently from a clean run by design (tests/faults/test_kill_points.py).
-RUN_COLUMNS = {"loaded_at", "run_id", "quarantined_at", "detail"}
 FINISHED = {"completed", "failed", "cancelled"}
 
 
@@ -365,12 +363,6 @@ def _run_to_the_end(api: MageApi, variables: dict, timeout: float) -> dict:
     return run
 
 
-def _rows(spark, silver_bucket: str, table: str) -> Counter:
-    frame = spark.read.format("delta").load(table_path(s3a_uri(silver_bucket), table))
-    kept = [column for column in frame.columns if column not in RUN_COLUMNS]
-    return Counter(tuple(str(value) for value in row) for row in frame.select(*kept).collect())
-
-
 def test_a_silver_run_survives_a_kill_9_of_mage_and_its_lease_does_not_block_the_next(
     spark, own_lake, private_mage: Settings, unique_name: str
 ):
@@ -408,8 +400,4 @@ def test_a_silver_run_survives_a_kill_9_of_mage_and_its_lease_does_not_block_the
     assert token > killed_token and released is not None, (token, killed_token, released)
 
     assert_silver_accounts_for_bronze(spark, lake, len(events))
-    clean_bucket = f"{lake.silver_bucket}-clean"
-    clean = run_bronze_to_silver(spark, lake, silver_bucket=clean_bucket)
-    assert clean.bronze_lines == len(events)
-    for table in (*SILVER_EVENT_TABLES, QUARANTINE):
-        assert _rows(spark, lake.silver_bucket, table) == _rows(spark, clean_bucket, table), table
+    assert_silver_equals_a_clean_run(spark, lake, len(events))
