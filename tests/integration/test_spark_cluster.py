@@ -82,6 +82,11 @@ WHEN_WRITTEN = {
     "published_at",
     "product_key",
     "alert_id",
+    # Whether SNS has the alert yet: the cluster's run goes through Mage's publish block, the
+    # local reference run does not publish. What the alert says is compared; its delivery is not.
+    "needs_publish",
+    "published_severity",
+    "published_version",
 }
 
 
