@@ -34,8 +34,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from botocore.exceptions import ClientError
-from psycopg2 import sql
-from psycopg2.extras import execute_values
 
 from lakehouse.aws import client
 from lakehouse.config import Settings, check_schema_name, load_settings
@@ -91,18 +89,7 @@ def apply_lifecycle(
     The evaluated store-SKUs are those whose `stock_position` row has this `as_of`, so call this
     after the positions of the same load, in its transaction.
     """
-    ALERT_CONDITIONS.create(cursor)
-    execute_values(
-        cursor,
-        sql.SQL("insert into {} ({}) values %s")
-        .format(
-            sql.Identifier(ALERT_CONDITIONS.name),
-            sql.SQL(", ").join(map(sql.Identifier, ALERT_CONDITIONS.column_names)),
-        )
-        .as_string(cursor),
-        [astuple(condition) for condition in conditions],
-        page_size=5000,
-    )
+    ALERT_CONDITIONS.fill(cursor, (astuple(condition) for condition in conditions))
     resolved = _count(cursor, "resolve_alerts", schema, as_of)
     escalated = _count(cursor, "update_alerts", schema, as_of)
     opened = _count(cursor, "open_alerts", schema, as_of)

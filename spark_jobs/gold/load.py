@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 
 from psycopg2 import sql
-from psycopg2.extras import execute_values
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType
@@ -215,18 +214,7 @@ def calibrate_staged_positions(cursor, schema: str, run: LoadRun) -> calibration
     calibrated = (
         (store_id, sku, round(fitted.apply(float(raw)), 6)) for store_id, sku, raw in cursor.fetchall()
     )
-    CALIBRATED_PROBABILITY.create(cursor)
-    execute_values(
-        cursor,
-        sql.SQL("insert into {} ({}) values %s")
-        .format(
-            sql.Identifier(CALIBRATED_PROBABILITY.name),
-            sql.SQL(", ").join(map(sql.Identifier, CALIBRATED_PROBABILITY.column_names)),
-        )
-        .as_string(cursor),
-        list(calibrated),
-        page_size=5000,
-    )
+    CALIBRATED_PROBABILITY.fill(cursor, calibrated)
     return fitted
 
 

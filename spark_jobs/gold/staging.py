@@ -10,9 +10,11 @@ those statements and the migrations' DDL to these lists, so the places cannot dr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from psycopg2 import sql
+from psycopg2.extras import execute_values
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,15 @@ class StagingTable:
         cursor.execute(
             sql.SQL("create temp table {} ({}) on commit drop").format(sql.Identifier(self.name), definition)
         )
+
+    def fill(self, cursor, rows: Iterable[tuple]) -> None:
+        """Create the table and insert `rows` (tuples in column order): for rows computed in Python,
+        too few to be worth a COPY."""
+        self.create(cursor)
+        insert = sql.SQL("insert into {} ({}) values %s").format(
+            sql.Identifier(self.name), sql.SQL(", ").join(map(sql.Identifier, self.column_names))
+        )
+        execute_values(cursor, insert.as_string(cursor), list(rows), page_size=5000)
 
 
 DIM_STORE = StagingTable(
