@@ -9,7 +9,6 @@ and `fit` over the same days.
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 
@@ -21,8 +20,8 @@ from lakehouse.config import Settings
 from lakehouse.db import connect
 from spark_jobs.gold import calibration as c
 from spark_jobs.gold.load import fit_calibration
-from spark_jobs.gold.migrate import migrate
 from spark_jobs.gold.sql_files import gold_sql
+from tests.support.gold_schemas import migrated_gold
 
 pytestmark = pytest.mark.integration
 
@@ -33,11 +32,8 @@ FIRST = AS_OF - timedelta(days=c.CALIBRATION_HISTORY_DAYS + 10)
 
 @pytest.fixture(scope="module")
 def gold_schema(postgres: Settings) -> Iterator[str]:
-    schema = f"gold_t{uuid.uuid4().hex[:10]}"
-    migrate(postgres, schema, log=lambda message: None)
-    yield schema
-    with connect(postgres, owner=True) as connection, connection.cursor() as cursor:
-        cursor.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+    with migrated_gold(postgres, "gold_t") as schema:
+        yield schema
 
 
 def _recorded_days() -> dict[tuple[str, str], list[c.RecordedDay]]:

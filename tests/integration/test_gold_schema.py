@@ -22,21 +22,15 @@ from spark_jobs.gold.migrate import (
     discover_views,
     migrate,
 )
+from tests.support.gold_schemas import drop_schema, migrated_gold
 
 pytestmark = pytest.mark.integration
 
 
-def _drop_schema(settings: Settings, schema: str) -> None:
-    with connect(settings, owner=True) as connection, connection.cursor() as cursor:
-        cursor.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
-
-
 @pytest.fixture(scope="module")
 def gold_schema(postgres: Settings) -> Iterator[str]:
-    schema = f"gold_t{uuid.uuid4().hex[:10]}"
-    migrate(postgres, schema, log=lambda message: None)
-    yield schema
-    _drop_schema(postgres, schema)
+    with migrated_gold(postgres, "gold_t") as schema:
+        yield schema
 
 
 def _fetch(settings: Settings, query: str, *params) -> list[tuple]:
@@ -83,7 +77,7 @@ def test_a_changed_applied_migration_is_an_error(postgres: Settings, scratch_mig
         with pytest.raises(MigrationError, match=r"001_dim_date\.sql changed after it was applied"):
             migrate(postgres, schema, directory=scratch_migrations, log=lambda message: None)
     finally:
-        _drop_schema(postgres, schema)
+        drop_schema(postgres, schema)
 
 
 def test_a_failing_migration_leaves_nothing_behind(postgres: Settings, scratch_migrations: Path):
@@ -97,7 +91,7 @@ def test_a_failing_migration_leaves_nothing_behind(postgres: Settings, scratch_m
         assert _fetch(postgres, f'select version from "{schema}".schema_migrations') == [(1,)]
         assert _fetch(postgres, "select to_regclass(%s)", f"{schema}.half") == [(None,)]
     finally:
-        _drop_schema(postgres, schema)
+        drop_schema(postgres, schema)
 
 
 @pytest.fixture
@@ -151,7 +145,7 @@ def test_a_changed_view_file_is_applied_by_the_next_migrate(postgres: Settings, 
             assert _readable_as_its_caller_by_both_roles(postgres, schema, view.name), view.name
         assert migrate(postgres, schema, directory=scratch_sql, **quiet) == []
     finally:
-        _drop_schema(postgres, schema)
+        drop_schema(postgres, schema)
 
 
 def test_a_schema_that_applied_the_retired_view_migrations_gets_its_views_from_the_files(postgres: Settings):
@@ -185,7 +179,7 @@ def test_a_schema_that_applied_the_retired_view_migrations_gets_its_views_from_t
             assert _readable_as_its_caller_by_both_roles(postgres, schema, name), name
         assert migrate(postgres, schema, **quiet) == []
     finally:
-        _drop_schema(postgres, schema)
+        drop_schema(postgres, schema)
 
 
 def _seed_two_stores(settings: Settings, schema: str) -> None:

@@ -11,7 +11,6 @@ merges) into a freshly migrated schema on the real PostgreSQL, and come out ther
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -26,7 +25,7 @@ from lakehouse.config import Settings
 from lakehouse.db import connect
 from lakehouse.locks import stage_lock
 from spark_jobs.gold.load import LoadRun, csv_lines, load_gold
-from spark_jobs.gold.migrate import MIGRATIONS_DIR, migrate
+from spark_jobs.gold.migrate import MIGRATIONS_DIR
 from spark_jobs.gold.staging import DIM_PRODUCT, DIM_STORE, FACT_SALES
 from spark_jobs.silver import reasons
 from spark_jobs.silver.parse import parse_bronze_lines, parse_events, split_lines
@@ -41,6 +40,7 @@ from spark_jobs.silver.schemas import (
 from spark_jobs.silver.tables import PRODUCTS, SALES_LINES, STORES, table_rows
 from spark_jobs.silver.validate import apply_value_rules
 from tests.support import sample_events as se
+from tests.support.gold_schemas import migrated_gold
 
 pytestmark = pytest.mark.integration
 
@@ -266,11 +266,8 @@ def test_every_accepted_line_has_its_net_amount(silver):
 
 @pytest.fixture
 def gold_schema(postgres: Settings) -> Iterator[str]:
-    schema = f"gold_lim{uuid.uuid4().hex[:8]}"
-    migrate(postgres, schema, log=lambda message: None)
-    yield schema
-    with connect(postgres, owner=True) as connection, connection.cursor() as cursor:
-        cursor.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
+    with migrated_gold(postgres, "gold_lim") as schema:
+        yield schema
 
 
 def test_every_accepted_line_loads_into_gold_unchanged(silver, postgres: Settings, gold_schema: str):
