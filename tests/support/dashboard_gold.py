@@ -73,10 +73,9 @@ cross join lateral (
 ) as line (number, sku, quantity)
 join dim_product as product on product.sku = line.sku;
 
-select refresh_agg_sales_store_daily(
-    (select jsonb_agg(distinct jsonb_build_object('store_id', store_id, 'date_key', date_key))
-     from fact_sales)
-);
+select refresh_agg_sales_store_daily(store_days), refresh_basket_aggregates(store_days)
+from (select jsonb_agg(distinct jsonb_build_object('store_id', store_id, 'date_key', date_key)) as store_days
+      from fact_sales) as touched;
 
 insert into fact_inventory_snapshot (store_id, sku, date_key, opening_on_hand, sold, received,
                                      count_adjustment, closing_on_hand, risk)

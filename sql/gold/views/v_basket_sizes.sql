@@ -1,5 +1,6 @@
 -- v_basket_sizes: how many items people buy at once, per store over the last 28 days of sales:
 -- the number of baskets of each size (units), loyalty members and anonymous shoppers apart.
+-- Read from agg_basket_sizes_daily (migration 028), which counts them per store and day.
 
 create view :"schema".v_basket_sizes with (security_invoker = true) as
 
@@ -9,27 +10,25 @@ with window_days as (
     where facts = 'sales'
 ),
 
-baskets as (
-    select store_id, basket_id, bool_or(is_loyalty) as is_loyalty, sum(quantity) as units
-    from :"schema".fact_sales
-    -- a key range, not `in (window)`: the planner then reads the window through the index on
-    -- (store_id, date_key) instead of the whole table (a semi-join it misjudges at half the rows)
+daily as (
+    select *
+    from :"schema".agg_basket_sizes_daily
+    -- a key range, not `in (window)`: the planner then reads the window through the date index
     where date_key between (select min(date_key) from window_days)
         and (select max(date_key) from window_days)
-    group by store_id, basket_id
 ),
 
 final as (
     select
         -- ids
         store_id,
-        units as basket_units,
+        basket_units,
         -- counts
-        count(*) filter (where is_loyalty) as member_baskets,
-        count(*) filter (where not is_loyalty) as anonymous_baskets,
-        count(*) as baskets
-    from baskets
-    group by store_id, units
+        sum(member_baskets) as member_baskets,
+        sum(anonymous_baskets) as anonymous_baskets,
+        sum(member_baskets + anonymous_baskets) as baskets
+    from daily
+    group by store_id, basket_units
 )
 
 select * from final;

@@ -6,12 +6,8 @@
 
 create view :"schema".v_cross_sell_lift with (security_invoker = true) as
 
-with pairs as materialized (
+with pairs as (
     select * from :"schema".v_cross_sell_pairs
-),
-
-baskets_per_sku as (
-    select distinct sku, baskets_with_sku from pairs
 ),
 
 window_days as (
@@ -42,18 +38,17 @@ final as (
         -- counts
         pairs.baskets_together,
         pairs.baskets_with_sku,
-        paired.baskets_with_sku as baskets_with_paired_sku,
+        pairs.baskets_with_paired_sku,
         all_baskets.baskets as baskets,
         -- rates
         pairs.attach_rate,
-        round(paired.baskets_with_sku::numeric / nullif(all_baskets.baskets, 0), 4) as paired_sku_share,
+        round(pairs.baskets_with_paired_sku::numeric / nullif(all_baskets.baskets, 0), 4) as paired_sku_share,
         round(
             pairs.baskets_together::numeric * all_baskets.baskets
-            / nullif(pairs.baskets_with_sku::numeric * paired.baskets_with_sku, 0),
+            / nullif(pairs.baskets_with_sku::numeric * pairs.baskets_with_paired_sku, 0),
             2
         ) as lift
     from pairs
-    join baskets_per_sku as paired on paired.sku = pairs.paired_sku
     cross join all_baskets
     left join products as first_product on first_product.sku = pairs.sku
     left join products as second_product on second_product.sku = pairs.paired_sku
