@@ -219,8 +219,8 @@ def calibrate_staged_positions(cursor, schema: str, run: LoadRun) -> calibration
 
 
 def _merge_staged(cursor, schema: str, run: LoadRun) -> tuple[int, int]:
-    """Dimensions, facts, the daily aggregate, snapshots, positions, forecasts, open orders and the
-    promotion calendar, from staging.
+    """Dimensions, facts, the daily and basket aggregates, snapshots, positions, forecasts, open
+    orders and the promotion calendar, from staging.
 
     Returns (sales lines inserted, store-days of the aggregate recomputed).
     """
@@ -239,6 +239,7 @@ def _merge_staged(cursor, schema: str, run: LoadRun) -> tuple[int, int]:
     inserted = cursor.fetchone()[0]
     cursor.execute(gold_sql("load/refresh_agg_sales_store_daily", schema))
     store_days = cursor.fetchone()[0]
+    cursor.execute(gold_sql("load/refresh_basket_aggregates", schema))
     cursor.execute(gold_sql("load/merge_inventory_snapshot", schema))
     fitted = calibrate_staged_positions(cursor, schema, run)
     cursor.execute(
