@@ -53,6 +53,15 @@ class StockPosition(BaseModel):
     )
     stockout_probability_1d: float | None = None
     expected_stockout_date: dt.date | None = None
+    stockout_probability_raw: float | None = Field(
+        None,
+        description="the stock model's probability before gold's calibration map (null before gold has it)",
+    )
+    calibration_fitted_on: dt.date | None = Field(
+        None,
+        description="day of the load that fitted the calibration map; null when the map was the identity",
+    )
+    calibration_rows: int | None = Field(None, description="past store-SKU days the map was fitted on")
     predicted_stockout_date: dt.date | None = None
     recommended_order_qty: float | None = None
     daily_demand: float | None = None

@@ -60,6 +60,12 @@ def gold(postgres: Settings) -> Iterator[DashboardGold]:
             "update stock_position set stockout_probability = case sku when 'SKU-00001' then 0.9 "
             "when 'SKU-00002' then 0.5 else 0.01 end",
         )
+        _execute(
+            postgres,
+            built.schema,
+            "update stock_position set stockout_probability_raw = 0.7, "
+            "calibration_fitted_on = date '2026-11-22', calibration_rows = 1234 where sku = 'SKU-00001'",
+        )
     yield built
     drop(postgres, built)
 
@@ -123,6 +129,13 @@ def test_stock_positions_filter_by_risk_category_and_probability(
     if _has_probability(postgres, gold.schema):
         assert _skus(by_probability) == ["SKU-00001", "SKU-00002"]
         assert [item["stockout_probability"] for item in by_probability.json()["items"]] == [0.9, 0.5]
+        calibrated = by_probability.json()["items"][0]
+        assert (calibrated["stockout_probability_raw"], calibrated["calibration_fitted_on"]) == (
+            0.7,
+            "2026-11-22",
+        )
+        assert calibrated["calibration_rows"] == 1234
+        assert by_probability.json()["items"][1]["stockout_probability_raw"] is None
     else:
         assert by_probability.status_code == 503
         assert "stockout_probability" in by_probability.json()["detail"]

@@ -41,6 +41,9 @@ final as (
         positions.stockout_probability,
         positions.stockout_probability_1d,
         positions.expected_stockout_date,
+        positions.stockout_probability_raw,
+        positions.calibration_fitted_on,
+        positions.calibration_rows,
         -- demand, units per day
         positions.ewma as daily_demand,
         positions.demand_std,

@@ -45,6 +45,9 @@ final as (
         (figures ->> 'stockout_probability')::numeric as stockout_probability,
         (figures ->> 'stockout_probability_1d')::numeric as stockout_probability_1d,
         (figures ->> 'expected_stockout_date')::date as expected_stockout_date,
+        (figures ->> 'stockout_probability_raw')::numeric as stockout_probability_raw,
+        (figures ->> 'calibration_fitted_on')::date as calibration_fitted_on,
+        (figures ->> 'calibration_rows')::integer as calibration_rows,
         predicted_stockout_date,
         -- replenishment and demand
         recommended_order_qty,
