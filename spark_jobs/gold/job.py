@@ -431,7 +431,15 @@ def build_frames(
     )
     replenishment = replenishment.join(last_receipts, _KEY, "left").cache()
     staged = staging_frames(
-        config, window_sales, stores, products, positions, replenishment, forecasts, order_lines, calendar
+        config,
+        load.spread(window_sales, window_sales.count()),
+        stores,
+        products,
+        positions,
+        replenishment,
+        forecasts,
+        order_lines,
+        calendar,
     )
     cached = (window_sales, gold_snapshots, positions, products, replenishment, calendar, order_lines)
     return GoldFrames(staged, cached)

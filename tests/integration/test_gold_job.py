@@ -25,7 +25,7 @@ from lakehouse.resources import ensure_alerts_channel, ensure_bucket
 from ops.mage import run_pipeline
 from spark_jobs.gold import stock_model as model
 from spark_jobs.gold.job import GoldRun, run_silver_to_gold
-from spark_jobs.gold.load import LoadError
+from spark_jobs.gold.load import LINES_PER_FETCH, LoadError, spread
 from spark_jobs.gold.migrate import migrate
 from spark_jobs.gold.silver_contract import (
     DELIVERIES,
@@ -473,3 +473,15 @@ def test_a_failed_load_leaves_gold_as_it_was(spark, world: dict):
         _run(spark, world)
     assert _fingerprint(world) == before
     assert _query(world, "select count(*) from load_runs") == runs
+
+
+def test_a_big_load_is_fetched_in_partitions_of_bounded_size(spark):
+    """The driver fetches a staged partition whole: a big load is spread first, a small one is not."""
+    rows = 2 * LINES_PER_FETCH + 1
+    big = spark.range(0, rows, numPartitions=2)
+    spread_out = spread(big, rows)
+    sizes = spread_out.rdd.glom().map(len).collect()
+    assert len(sizes) == 3 and max(sizes) <= LINES_PER_FETCH and sum(sizes) == rows
+    assert sorted(row.id for row in spread_out.collect()) == list(range(rows))
+    small = spark.range(0, 10, numPartitions=2)
+    assert spread(small, 10) is small
