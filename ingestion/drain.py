@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import psycopg2
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from ingestion.bronze_format import BronzeEvent, decode_object, encode_object, object_key, stream_prefix
@@ -277,6 +278,13 @@ def drain(
         ) from None
     except StreamRecreatedError as error:
         raise IngestionError(str(error)) from None
+    except psycopg2.OperationalError as error:
+        said = (str(error).strip() or type(error).__name__).splitlines()[0]
+        raise IngestionError(
+            f"cannot reach PostgreSQL at {settings.postgres_host}:{settings.postgres_port}, which keeps "
+            f"the bronze checkpoints ({said}): is it running (`make status`; `make up` starts it)? "
+            "Checkpoints are kept; rerun to resume where this run stopped."
+        ) from None
     except ClientError as error:
         if error.response["Error"]["Code"] == "ResourceNotFoundException":
             raise IngestionError(
