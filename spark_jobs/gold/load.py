@@ -193,6 +193,7 @@ class LoadResult:
     run_id: int
     rows: RowCounts
     alerts: alerts.AlertCounts
+    calibration: calibration.CalibrationMap  # the map the load's probabilities went through
 
 
 def _day(run: LoadRun) -> date:
@@ -263,7 +264,7 @@ def _merge_staged(cursor, schema: str, run: LoadRun) -> tuple[int, int]:
     cursor.execute(gold_sql("load/replace_stock_forecast", schema), {"as_of": run.as_of})
     cursor.execute(gold_sql("load/replace_open_orders", schema), {"as_of": run.as_of})
     cursor.execute(gold_sql("load/replace_promotion_calendar", schema))
-    return inserted, store_days
+    return inserted, store_days, fitted
 
 
 def load_gold(settings: Settings, schema: str, staged: dict[str, Iterable[str]], run: LoadRun) -> LoadResult:
@@ -277,7 +278,7 @@ def load_gold(settings: Settings, schema: str, staged: dict[str, Iterable[str]],
         for table in STAGING.values():
             table.create(cursor)
         counts = {name: copy_lines(cursor, name, staged.get(name, ())) for name in STAGING}
-        inserted, store_days = _merge_staged(cursor, schema, run)
+        inserted, store_days, fitted = _merge_staged(cursor, schema, run)
         rows = RowCounts(counts, inserted, store_days)
         conditions = alert_conditions_of_staged_positions(cursor, schema, run)
         alert_counts = alerts.apply_lifecycle(cursor, schema, conditions, run.as_of)
@@ -301,7 +302,7 @@ def load_gold(settings: Settings, schema: str, staged: dict[str, Iterable[str]],
             },
         )
         run_id = cursor.fetchone()[0]
-    return LoadResult(run_id, rows, alert_counts)
+    return LoadResult(run_id, rows, alert_counts, fitted)
 
 
 @dataclass(frozen=True)
