@@ -3,7 +3,11 @@
 After a load, `spool_fit` leaves a record in the tracking store's spool (lakehouse.model_tracking):
 the model version and the gold parameters as MLflow parameters; the load's size and, over the
 store-SKUs it evaluated, the mean level, elasticity, dispersion and stockout probability as
-metrics; the per-category figures as an artifact (fit_summary.csv). A file write, not MLflow
+metrics; the per-category figures as an artifact (fit_summary.csv). The calibration map the
+load's probabilities went through (calibration.py) is part of the fit: the day it was fitted
+(parameter `calibration_fitted_on`, "identity" when it had too few rows), the known rows it saw
+and its knots as metrics, and the knots themselves (raw, calibrated) as calibration_map.csv, so a
+run says which map made the probabilities a store acted on. A file write, not MLflow
 itself: loads run every minute, and `make mlflow` (or the alerts bench) logs what waits.
 
 Tracking must never fail a load that committed: a record that cannot be written is reported on
@@ -21,6 +25,7 @@ from lakehouse.config import GoldSettings, Settings
 from lakehouse.db import connect
 from lakehouse.model_tracking import RunRecord, spool_record, store_dir
 from spark_jobs.gold import load
+from spark_jobs.gold.calibration import CalibrationMap
 from spark_jobs.gold.sql_files import gold_sql
 from spark_jobs.gold.stock_model import MODEL_VERSION
 
@@ -44,6 +49,8 @@ def fit_record(
     settings = asdict(config)
     params: dict[str, str | int | float] = {name: settings[name] for name in PARAMETERS}
     params |= {"model_version": MODEL_VERSION, "mode": run.mode, "window_start": run.window_start.isoformat()}
+    fitted = result.calibration
+    params["calibration_fitted_on"] = "identity" if fitted.fitted_on is None else fitted.fitted_on.isoformat()
     store_skus = sum(row[1] for row in rows)
 
     def mean(column: int) -> float:
@@ -59,6 +66,8 @@ def fit_record(
         "mean_dispersion": mean(4),
         "mean_stockout_probability": mean(5),
         "store_skus_at_risk": float(sum(row[6] for row in rows)),
+        "calibration_rows": float(fitted.rows),
+        "calibration_knots": float(len(fitted.knots)),
     }
     table = io.StringIO()
     writer = csv.writer(table)
@@ -80,8 +89,17 @@ def fit_record(
         params=params,
         metrics=metrics,
         tags={"model_version": MODEL_VERSION, "schema": config.schema, "load_run_id": str(result.run_id)},
-        artifacts={"fit_summary.csv": table.getvalue()},
+        artifacts={"fit_summary.csv": table.getvalue(), "calibration_map.csv": calibration_table(fitted)},
     )
+
+
+def calibration_table(fitted: CalibrationMap) -> str:
+    """The map's knots as CSV (raw, calibrated), lowest first; only the header for the identity."""
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(("raw_probability", "calibrated_probability"))
+    writer.writerows((round(raw, 6), round(calibrated, 6)) for raw, calibrated in fitted.knots)
+    return table.getvalue()
 
 
 def spool_fit(settings: Settings, config: GoldSettings, run: load.LoadRun, result: load.LoadResult) -> None:

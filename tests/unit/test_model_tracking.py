@@ -9,7 +9,7 @@ import pytest
 
 from lakehouse.config import read_settings
 from lakehouse.model_tracking import RunRecord, spool_record, tracking_uri
-from spark_jobs.gold import alerts, fit_tracking, load
+from spark_jobs.gold import alerts, calibration, fit_tracking, load
 from spark_jobs.gold.stock_model import MODEL_VERSION
 
 pytestmark = pytest.mark.unit
@@ -31,8 +31,9 @@ def test_a_gold_fit_record_weighs_categories_by_their_store_skus():
     config = read_settings(env_file=None, environ={}).gold
     as_of = datetime(2026, 11, 30, 11, tzinfo=UTC)
     run = load.LoadRun(as_of, date(2026, 11, 1), "full", as_of, config.overstock_cover_days)
+    fitted = calibration.CalibrationMap(date(2026, 11, 30), 1250, ((0.05, 0.04), (0.55, 0.41)))
     result = load.LoadResult(
-        41, load.RowCounts({"stg_stock_forecast": 56}, 0, 0), alerts.AlertCounts(1, 0, 0, 1)
+        41, load.RowCounts({"stg_stock_forecast": 56}, 0, 0), alerts.AlertCounts(1, 0, 0, 1), fitted
     )
     rows = [("dairy", 3, 2.0, 1.0, 0.5, 0.1, 0), ("snacks", 1, 6.0, None, 1.5, 0.9, 1)]
     record = fit_tracking.fit_record(config, run, result, rows)
@@ -46,3 +47,25 @@ def test_a_gold_fit_record_weighs_categories_by_their_store_skus():
     assert record.metrics["mean_dispersion"] == pytest.approx((3 * 0.5 + 1.5) / 4)
     assert record.metrics["store_skus_at_risk"] == 1
     assert record.artifacts["fit_summary.csv"].splitlines()[1] == "dairy,3,2.0,1.0,0.5,0.1,0"
+    assert record.params["calibration_fitted_on"] == "2026-11-30"
+    assert record.metrics["calibration_rows"] == 1250
+    assert record.metrics["calibration_knots"] == 2
+    assert record.artifacts["calibration_map.csv"].splitlines() == [
+        "raw_probability,calibrated_probability",
+        "0.05,0.04",
+        "0.55,0.41",
+    ]
+
+
+def test_a_gold_fit_record_names_the_identity_map_when_calibration_had_too_few_rows():
+    config = read_settings(env_file=None, environ={}).gold
+    as_of = datetime(2026, 11, 30, 11, tzinfo=UTC)
+    run = load.LoadRun(as_of, date(2026, 11, 1), "full", as_of, config.overstock_cover_days)
+    result = load.LoadResult(
+        42, load.RowCounts({}, 0, 0), alerts.AlertCounts(0, 0, 0, 0), calibration.CalibrationMap(None, 37)
+    )
+    record = fit_tracking.fit_record(config, run, result, [])
+    assert record.params["calibration_fitted_on"] == "identity"
+    assert record.metrics["calibration_rows"] == 37
+    assert record.metrics["calibration_knots"] == 0
+    assert record.artifacts["calibration_map.csv"].splitlines() == ["raw_probability,calibrated_probability"]
