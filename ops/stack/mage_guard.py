@@ -12,21 +12,53 @@ in this process after two changes to Tornado, Mage's web server:
 
 It also keeps the owner account in step with MAGE_OWNER_PASSWORD: Mage creates the owner from
 DEFAULT_OWNER_PASSWORD only when none exists, so a rotated password is written to it here.
+
+In a container (docker-compose.yml) Mage binds 0.0.0.0 inside its network namespace, an address no
+browser names: MAGE_GUARD_HOSTS lists the Host values it is reached by instead (the port compose
+publishes on 127.0.0.1, the service name the other containers use), and the owner's login comes
+from MAGE_OWNER_EMAIL / MAGE_OWNER_PASSWORD as `.env` holds them when DEFAULT_OWNER_* are unset.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 REFUSED_HEADER_PREFIX = "access-control-allow-"
+WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
 
 
 def allowed_hosts(host: str, port: int) -> frozenset[str]:
     """The Host values of Mage's own address: what the browser sends for the URL `make up` prints."""
     names = {host, "127.0.0.1", "localhost"} if host in {"127.0.0.1", "localhost"} else {host}
     return frozenset(f"{name}:{port}" for name in names)
+
+
+def guarded_hosts(environ: Mapping[str, str]) -> frozenset[str]:
+    """Mage's own address (MAGE_HOST, MAGE_PORT) and the `host:port` values in MAGE_GUARD_HOSTS."""
+    extra = {name.strip().lower() for name in environ.get("MAGE_GUARD_HOSTS", "").split(",") if name.strip()}
+    malformed = sorted(name for name in extra if not name.rpartition(":")[2].isdigit())
+    if malformed:
+        raise ValueError(f"MAGE_GUARD_HOSTS: {', '.join(malformed)} is not host:port (e.g. 127.0.0.1:6789)")
+    host = environ["MAGE_HOST"]
+    # A wildcard bind address (a container's 0.0.0.0) is no address a client names.
+    own = frozenset() if host in WILDCARD_ADDRESSES else allowed_hosts(host, int(environ["MAGE_PORT"]))
+    if not own | extra:
+        raise ValueError(
+            f"MAGE_HOST={host} names no address: list the ones Mage is reached by in MAGE_GUARD_HOSTS"
+        )
+    return own | extra
+
+
+def owner_login(environ: Mapping[str, str]) -> dict[str, str]:
+    """Mage's DEFAULT_OWNER_* variables, from the project's MAGE_OWNER_* where they are not set."""
+    return {
+        "DEFAULT_OWNER_EMAIL": environ.get("DEFAULT_OWNER_EMAIL") or environ.get("MAGE_OWNER_EMAIL", ""),
+        "DEFAULT_OWNER_USERNAME": environ.get("DEFAULT_OWNER_USERNAME") or "owner",
+        "DEFAULT_OWNER_PASSWORD": environ.get("DEFAULT_OWNER_PASSWORD")
+        or environ.get("MAGE_OWNER_PASSWORD", ""),
+    }
 
 
 def refusal(host: str | None, origin: str | None, hosts: Iterable[str]) -> str | None:
@@ -99,10 +131,20 @@ def keep_owner_password() -> None:
 
 def main() -> int:
     """`python -m ops.stack.mage_guard start <project> --host H --port P`: Mage's CLI, guarded."""
-    if not os.environ.get("DEFAULT_OWNER_PASSWORD"):
-        print("mage_guard: DEFAULT_OWNER_PASSWORD is empty; run `make setup`", file=sys.stderr)
+    os.environ.update(owner_login(os.environ))
+    if not os.environ["DEFAULT_OWNER_PASSWORD"]:
+        print(
+            "mage_guard: MAGE_OWNER_PASSWORD is empty; run `make setup` (it writes one to .env)",
+            file=sys.stderr,
+        )
         return 2
-    install(allowed_hosts(os.environ["MAGE_HOST"], int(os.environ["MAGE_PORT"])))
+    try:
+        hosts = guarded_hosts(os.environ)
+    except ValueError as error:
+        print(f"mage_guard: {error}", file=sys.stderr)
+        return 2
+    install(hosts)
+    print(f"mage_guard: requests must name one of {', '.join(sorted(hosts))}", flush=True)
     keep_owner_password()
     from mage_ai.cli.main import app
 

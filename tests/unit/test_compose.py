@@ -9,6 +9,7 @@ import yaml
 from lakehouse.config import ENV_EXAMPLE_FILE, REPO_ROOT, read_env_file
 from lakehouse.jars import S3PROXY
 from ops.stack.components import LOCALSTACK_SERVICES
+from ops.stack.mage_guard import guarded_hosts, owner_login, refusal
 
 pytestmark = pytest.mark.unit
 
@@ -75,9 +76,13 @@ def test_mage_is_built_from_the_repository(compose: dict):
     assert compose["services"]["mage"]["depends_on"]["localstack"]["condition"] == "service_healthy"
 
 
+# What Mage's container reads beyond the project's settings: the guard's list of addresses.
+CONTAINER_ONLY = {"MAGE_GUARD_HOSTS"}
+
+
 def test_variables_used_are_documented_in_env_example(compose: dict):
     used = set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE_FILE.read_text()))
-    mage_overrides = set(compose["services"]["mage"]["environment"])
+    mage_overrides = set(compose["services"]["mage"]["environment"]) - CONTAINER_ONLY
     documented = set(read_env_file(ENV_EXAMPLE_FILE))
     assert used <= documented, used - documented
     assert mage_overrides <= documented, mage_overrides - documented
@@ -131,3 +136,63 @@ def test_the_api_is_built_from_its_hashed_lock_and_holds_no_database_password(co
     assert "--require-hashes -r requirements/api.lock" in dockerfile
     assert api["environment"]["POSTGRES_PASSWORD"] == ""
     assert api["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def _interpolated(value: str, variables: dict[str, str]) -> str:
+    return re.sub(r"\$\{([A-Z0-9_]+)\}", lambda match: variables[match.group(1)], value)
+
+
+@pytest.fixture(scope="module")
+def mage_guard_environment(compose: dict) -> dict[str, str]:
+    """The Mage container's environment as the guard sees it, published on a port other than 6789."""
+    dockerfile = (REPO_ROOT / "mage_project" / "Dockerfile").read_text()
+    image_env = dict(re.findall(r"^\s*(?:ENV\s+)?([A-Z_]+)=(\S+?)\s*\\?$", dockerfile, re.MULTILINE))
+    compose_env = {
+        name: _interpolated(
+            str(value), {"MAGE_PORT": "7189", "MAGE_OWNER_EMAIL": "o@x", "MAGE_OWNER_PASSWORD": "pw"}
+        )
+        for name, value in compose["services"]["mage"]["environment"].items()
+    }
+    return {**image_env, **compose_env}
+
+
+def test_the_mage_container_runs_the_guard_with_a_login(mage_guard_environment: dict[str, str]):
+    """As natively: no open API, no CORS grant, foreign Host or Origin refused (issue 17)."""
+    dockerfile = (REPO_ROOT / "mage_project" / "Dockerfile").read_text()
+    command = dockerfile[dockerfile.rindex("CMD ") :]
+    assert '"-m", "ops.stack.mage_guard", "start", "mage_project"' in command
+    assert mage_guard_environment["REQUIRE_USER_AUTHENTICATION"] == "1"
+    login = owner_login(mage_guard_environment)
+    assert login["DEFAULT_OWNER_EMAIL"] == "o@x" and login["DEFAULT_OWNER_PASSWORD"] == "pw"
+    assert mage_guard_environment["POSTGRES_OWNER_PASSWORD"] == ""
+
+
+def test_the_guard_in_the_container_accepts_the_published_port_and_the_service_name(
+    compose: dict, mage_guard_environment: dict[str, str]
+):
+    hosts = guarded_hosts(mage_guard_environment)
+    assert refusal("127.0.0.1:7189", "http://127.0.0.1:7189", hosts) is None  # the browser on the host
+    assert refusal("mage:6789", None, hosts) is None  # the dashboard's container
+    assert refusal("0.0.0.0:6789", None, hosts)  # the bind address is no name a client uses
+    assert refusal("127.0.0.1:6789", None, hosts)  # the container port is not published as such
+    assert refusal("evil.example:7189", None, hosts)
+    dashboard = compose["services"]["dashboard"]["environment"]
+    assert refusal(f"{dashboard['MAGE_HOST']}:{dashboard['MAGE_PORT']}", None, hosts) is None
+    healthcheck = compose["services"]["mage"]["healthcheck"]["test"]
+    host_header = healthcheck[healthcheck.index("-H") + 1].removeprefix("Host: ")
+    assert refusal(host_header, None, hosts) is None
+
+
+def test_the_guard_refuses_to_start_without_an_address_or_with_a_malformed_one():
+    with pytest.raises(ValueError, match="MAGE_GUARD_HOSTS"):
+        guarded_hosts({"MAGE_HOST": "0.0.0.0", "MAGE_PORT": "6789"})
+    with pytest.raises(ValueError, match="not host:port"):
+        guarded_hosts({"MAGE_HOST": "0.0.0.0", "MAGE_PORT": "6789", "MAGE_GUARD_HOSTS": "mage"})
+    native = guarded_hosts({"MAGE_HOST": "127.0.0.1", "MAGE_PORT": "6789"})
+    assert native == {"127.0.0.1:6789", "localhost:6789"}
+
+
+@pytest.mark.parametrize("service", ["s3", "localstack", "postgres", "mage", "dashboard", "api"])
+def test_every_service_runs_under_an_init_that_passes_sigterm_on(compose: dict, service: str):
+    """A program running as PID 1 ignores SIGTERM; `down` would wait 10 s for each such container."""
+    assert compose["services"][service]["init"] is True
