@@ -5,12 +5,34 @@ v_inventory_risk), filtered by store, category and supplier."""
 from __future__ import annotations
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from dashboard.gold import Gold, Role
 from dashboard.ui import figure, table
 
 AT_RISK = ("stockout", "below_reorder_point")
+# Every risk word of stock_position, in one fixed colour each: red is always a stockout.
+RISK_COLOURS = {
+    "stockout": "#d62728",
+    "below_reorder_point": "#ff7f0e",
+    "ok": "#2ca02c",
+    "overstock": "#1f77b4",
+}
+
+
+def _cover_chart(top: pd.DataFrame, tooltip: list[str]) -> alt.LayerChart:
+    """Bars of days of cover with a dot at each bar's end: a zero-length bar draws nothing, and
+    the out-of-stock SKUs sort first."""
+    base = alt.Chart(top).encode(
+        x=alt.X("days_of_cover:Q", title="days of cover"),
+        y=alt.Y("item:N", sort=None, title=None),
+        color=alt.Color(
+            "risk:N", scale=alt.Scale(domain=list(RISK_COLOURS), range=list(RISK_COLOURS.values()))
+        ),
+        tooltip=tooltip,
+    )
+    return base.mark_bar() + base.mark_point(filled=True, size=90, opacity=1)
 
 
 def render(gold: Gold, role: Role, stores: list[str]) -> None:
@@ -61,17 +83,13 @@ def render(gold: Gold, role: Role, stores: list[str]) -> None:
         ]
     ]
     top = ranked.head(25).assign(item=lambda frame: frame["store_id"] + " " + frame["sku"])
-    chart = (
-        alt.Chart(top)
-        .mark_bar()
-        .encode(
-            x=alt.X("days_of_cover:Q", title="days of cover"),
-            y=alt.Y("item:N", sort=None, title=None),
-            color=alt.Color("risk:N"),
-            tooltip=list(ranked.columns),
-        )
+    figure(
+        "SKUs at risk of stockout, fewest days of cover first",
+        _cover_chart(top, list(ranked.columns)),
+        ranked,
+        "A dot marks where each bar ends, so an SKU already out of stock (0 days of cover, no bar) "
+        "still shows, in the stockout colour.",
     )
-    figure("SKUs at risk of stockout, fewest days of cover first", chart, ranked)
 
     low = ranked[ranked["risk"].isin(AT_RISK)]
     table("Low stock, with value at cost", low)

@@ -10,9 +10,11 @@ two logins (tests/support/dashboard_gold.py) and runs this module with:
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -23,6 +25,7 @@ from lakehouse.config import load_settings
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 MANAGED = ["S001", "S002"]
 ALL_STORES = ["S001", "S002", "S003"]
+LAST_DAY, GAP_DAY = "2026-11-22", 3  # tests/support/dashboard_gold.py
 
 if "DASHBOARD_TEST_ANALYST" not in os.environ:
     pytest.skip(
@@ -178,3 +181,29 @@ def test_reads_cannot_write():
     gold = Gold(load_settings(), ANALYST)
     with pytest.raises(GoldError):
         gold.read("acknowledge_alert", alert_id=1, store_id="S001", severity="critical", note=None)
+
+
+def _charts(app: AppTest) -> list[dict]:
+    """The Vega-Lite specs of the page's altair charts, in page order."""
+    return [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
+
+
+def test_a_day_without_any_sale_is_a_gap_in_the_heatmap_not_a_day_below_target():
+    app = _open(_signed_in(ANALYST), "Store performance")
+    [grid] = [frame.value for frame in app.dataframe if "day_has_sales" in frame.value.columns]
+    gap = pd.Timestamp(LAST_DAY) - pd.Timedelta(days=GAP_DAY)
+    assert not grid[grid["business_date"] == gap]["day_has_sales"].any()
+    assert grid[grid["business_date"] != gap]["day_has_sales"].all()
+    heatmap = _charts(app)[1]
+    marks = [layer["mark"] for layer in heatmap["layer"]]
+    assert {"type": "rect", "color": "#bbbbbb"} in marks
+
+
+def test_out_of_stock_skus_show_a_marker_in_the_stockout_colour():
+    app = _open(_signed_in(ANALYST), "Inventory risk")
+    at_risk = next(frame.value for frame in app.dataframe if "days_of_cover" in frame.value.columns)
+    assert (at_risk.iloc[0]["days_of_cover"] == 0) and at_risk.iloc[0]["risk"] == "stockout"
+    chart = _charts(app)[0]
+    assert [layer["mark"]["type"] for layer in chart["layer"]] == ["bar", "point"]
+    scale = chart["layer"][0]["encoding"]["color"]["scale"]
+    assert scale["range"][scale["domain"].index("stockout")] == "#d62728"

@@ -1,8 +1,9 @@
 """A small, real gold schema for the dashboard's tests: migrated, filled, with two login roles.
 
-Three stores (S001-S003) over 35 days ending on 2026-11-22, four SKUs, stock positions of every
-risk, three open alerts and one resolved, a gold load run; an analyst login that sees every store
-and a store manager login that sees S001 and S002 (`store_access`). The AppTest pages
+Three stores (S001-S003) over 35 days ending on 2026-11-22 (one of them without a sale, a gap in
+the data), four SKUs, stock positions of every risk, three open alerts and one resolved, a gold
+load run; an analyst login that sees every store and a store manager login that sees S001 and
+S002 (`store_access`). The AppTest pages
 (dashboard/tests, run by tests/integration/test_dashboard_pages.py) and the browser test
 (tests/e2e/test_dashboard_browser.py) read it as those logins, through the same migrations and
 views as production.
@@ -30,6 +31,7 @@ PRODUCTS = {
 }
 LAST_DAY = "2026-11-22"
 DAYS = 35
+GAP_DAY = 3  # days before LAST_DAY
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ from jsonb_to_recordset(%(products)s::jsonb)
     as p (sku text, name text, category text, supplier text, cost numeric, price numeric);
 
 -- Baskets: every day, each store sells tea with milk (a strong pair), bread alone, and jam with
--- bread; S002 sells twice as much, and the last day less than its weekday usually brings.
+-- bread; S002 sells twice as much, and the last day less than its weekday usually brings. GAP_DAY
+-- days before the last, no store sells anything: a day no events reached gold for.
 insert into fact_sales (event_id, line_number, basket_id, store_id, product_key, sku, date_key,
                         sold_at, quantity, unit_price, discount, unit_cost, payment_method, loyalty_id)
 select gen_random_uuid(), line.number, md5(store.id || day::text || basket.n)::uuid, store.id,
@@ -64,7 +67,8 @@ select gen_random_uuid(), line.number, md5(store.id || day::text || basket.n)::u
        case when basket.n %% 3 = 0 then 'L-' || basket.n end
 from unnest(%(stores)s::text[]) as store (id)
 cross join generate_series(date %(last)s - %(days)s + 1, date %(last)s, interval '1 day') as day
-cross join lateral generate_series(1, case when store.id = 'S002' then 12 else 6 end
+cross join lateral generate_series(1, case when day = date %(last)s - %(gap)s then 0
+                                           when store.id = 'S002' then 12 else 6 end
                                       - case when day = date %(last)s then 2 else 0 end) as basket (n)
 cross join lateral (
     values
@@ -141,6 +145,7 @@ def build(settings: Settings) -> DashboardGold:
             {
                 "last": LAST_DAY,
                 "days": DAYS,
+                "gap": GAP_DAY,
                 "products": json.dumps(products),
                 "stores": list(STORES),
                 "skus": list(PRODUCTS),

@@ -1,7 +1,9 @@
 -- v_store_daily_vs_target: each store's days over the last 8 weeks of sales in gold (from the
 -- first day with sales on) against their revenue target: the one set in store_daily_targets,
 -- else the seeding rule's (v_store_target_rule). Feeds "revenue today vs target", the heatmap
--- and the 8-week trend.
+-- and the 8-week trend. A day on which none of the stores the login sees has a sale in gold is
+-- flagged (day_has_sales false): a gap in the data (no events reached gold for it, as between
+-- `make demo`'s backfill and its live phase), not a day every store fell short of its target.
 
 create view :"schema".v_store_daily_vs_target with (security_invoker = true) as
 
@@ -35,6 +37,10 @@ daily as (
     where date_key in (select date_key from days)
 ),
 
+sales_days as (
+    select distinct date_key from daily
+),
+
 final as (
     select
         -- ids
@@ -43,6 +49,7 @@ final as (
         stores.region,
         days.calendar_date as business_date,
         extract(isodow from days.calendar_date)::integer as iso_weekday,
+        sales_days.date_key is not null as day_has_sales,
         -- revenue against target
         coalesce(daily.revenue, 0) as revenue,
         coalesce(set_targets.revenue_target, rule.revenue_target) as revenue_target,
@@ -66,6 +73,7 @@ final as (
     from stores
     cross join days
     left join daily on daily.store_id = stores.store_id and daily.date_key = days.date_key
+    left join sales_days on sales_days.date_key = days.date_key
     left join :"schema".store_daily_targets as set_targets
         on set_targets.store_id = stores.store_id and set_targets.business_date = days.calendar_date
     left join :"schema".v_store_target_rule as rule

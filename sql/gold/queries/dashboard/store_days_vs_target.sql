@@ -7,6 +7,7 @@ select
     region,
     business_date,
     iso_weekday,
+    day_has_sales,
     revenue,
     revenue_target,
     target_source,
