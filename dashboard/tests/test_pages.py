@@ -207,3 +207,13 @@ def test_out_of_stock_skus_show_a_marker_in_the_stockout_colour():
     assert [layer["mark"]["type"] for layer in chart["layer"]] == ["bar", "point"]
     scale = chart["layer"][0]["encoding"]["color"]["scale"]
     assert scale["range"][scale["domain"].index("stockout")] == "#d62728"
+
+
+def test_the_target_rule_is_the_same_weekday_of_the_four_weeks_before():
+    app = _open(_signed_in(ANALYST), "Store performance")
+    [grid] = [frame.value for frame in app.dataframe if "day_has_sales" in frame.value.columns]
+    last = pd.Timestamp(LAST_DAY)
+    for store, days in grid.groupby("store_id"):
+        revenue = days.set_index("business_date")["revenue"]
+        expected = round(sum(revenue[last - pd.Timedelta(weeks=weeks)] for weeks in range(1, 5)) / 4, 2)
+        assert days[days["business_date"] == last]["revenue_target"].iloc[0] == expected, store

@@ -16,31 +16,27 @@ span as (
     from daily
 ),
 
-days as (
-    select generate_series(span.first_day, span.last_day, interval '1 day')::date as business_date
-    from span
-),
-
-stores as (
-    select distinct store_id from daily
+-- each sales day is history for the same weekday one to four weeks later: one pass over the
+-- days, where pairing every store-day with its four earlier weekdays joined store-days with
+-- store-days (a second on a year of 20 stores)
+history as (
+    select daily.store_id, daily.calendar_date + 7 * weeks.later as business_date, daily.revenue
+    from daily
+    cross join generate_series(1, 4) as weeks (later)
 ),
 
 final as (
     select
         -- ids
-        stores.store_id,
-        days.business_date,
+        history.store_id,
+        history.business_date,
         -- target
         round(avg(history.revenue), 2) as revenue_target,
         count(*) as weeks_of_history
-    from stores
-    cross join days
-    join daily as history
-        on history.store_id = stores.store_id
-        and history.calendar_date in (
-            days.business_date - 7, days.business_date - 14, days.business_date - 21, days.business_date - 28
-        )
-    group by stores.store_id, days.business_date
+    from history
+    cross join span
+    where history.business_date between span.first_day and span.last_day
+    group by history.store_id, history.business_date
 )
 
 select * from final;
