@@ -196,3 +196,19 @@ def test_the_guard_refuses_to_start_without_an_address_or_with_a_malformed_one()
 def test_every_service_runs_under_an_init_that_passes_sigterm_on(compose: dict, service: str):
     """A program running as PID 1 ignores SIGTERM; `down` would wait 10 s for each such container."""
     assert compose["services"][service]["init"] is True
+
+
+def test_the_compose_check_publishes_every_port_away_from_the_native_stacks(compose: dict):
+    """`make test-compose` runs beside the shared native stack: none of its ports may be a default."""
+    from tests.support.compose_check import PORTS
+
+    published = {
+        re.search(r"\$\{([A-Z0-9_]+)\}", str(port)).group(1)
+        for s in compose["services"].values()
+        for port in s["ports"]
+    }
+    assert published == set(PORTS)
+    defaults = {
+        int(value) for name, value in read_env_file(ENV_EXAMPLE_FILE).items() if name.endswith("_PORT")
+    }
+    assert not defaults & set(PORTS.values())
