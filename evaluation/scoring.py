@@ -239,7 +239,9 @@ class ScoredDay:
     lead_time_days: int = 0
 
 
-def _discounts(promotions: list, store_id: str, sku: str, announced_by: datetime | None) -> dict[date, float]:
+def promotion_discounts(
+    promotions: list, store_id: str, sku: str, announced_by: datetime | None
+) -> dict[date, float]:
     found: dict[date, float] = {}
     for stores, promoted, discount, first, last, announced in promotions:
         if promoted != sku or (stores is not None and store_id not in stores):
@@ -277,7 +279,7 @@ def replay(
     series = []
     for (store_id, sku), moves in accepted.movements.items():
         positions = model.daily_positions(moves, first_day, last_day)
-        known = _discounts(by_promo[sku], store_id, sku, None)
+        known = promotion_discounts(by_promo[sku], store_id, sku, None)
         history = [(p.day, p.sold, p.closing > 0, known.get(p.day, 0.0)) for p in positions]
         series.append((store_id, sku, positions, history))
     stats: dict[tuple[str, str, date], model.DemandStats] = {}
@@ -320,7 +322,7 @@ def replay(
                 lead_time_days=lead,
                 config=config,
                 prior=priors[(categories.get(sku, ""), position.day)],
-                discounts=_discounts(by_promo[sku], store_id, sku, announced_by),
+                discounts=promotion_discounts(by_promo[sku], store_id, sku, announced_by),
                 receipts=receipts,
                 risk_open=risk_open,
                 received_since_open=received_since,
